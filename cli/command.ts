@@ -1,0 +1,38 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CliError } from './errors.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** One `outpost <name>` subcommand. `run` returns the process exit code. */
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  options: Options;
+  /** Help lines per option, same keys as `options`. */
+  optionHelp: Record<string, string>;
+  /** Set when a later issue fills the command in; --help says so and running it fails clearly. */
+  planned?: string;
+  run(values: Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: string[]): Promise<number>;
+}
+
+/** Help text for a command (also printed for a usage error). */
+export function helpText(c: Command): string {
+  const opts = Object.entries(c.options).map(([k, o]) => {
+    const flag = `--${k}${o.type === 'string' ? ' <value>' : ''}${o.short ? `, -${o.short}` : ''}`;
+    return `  ${flag.padEnd(30)} ${c.optionHelp[k] ?? ''}`;
+  });
+  return [`outpost ${c.name}: ${c.summary}`, '', `usage: ${c.usage}`, ...(opts.length ? ['', 'options:', ...opts] : []),
+    `  ${'--help, -h'.padEnd(30)} show this help`, ...(c.planned ? ['', `not available yet: ${c.planned}`] : [])].join('\n');
+}
+
+/** Parses argv strictly; unknown or malformed flags become a CLI_USAGE error naming the flag. */
+export function parse(c: Command, argv: string[]): { values: Record<string, string | boolean | string[] | boolean[] | undefined>; positionals: string[]; help: boolean } {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: { ...c.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+    const { help, ...rest } = values as Record<string, string | boolean | undefined>;
+    return { values: rest, positionals, help: help === true };
+  } catch (err) {
+    throw new CliError('CLI_USAGE', `${(err as Error).message.replace(/\. To specify.*$/s, '')}\n\n${helpText(c)}`, { cause: err });
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Helpers for integration and e2e tests: a client-node KubeConfig for the
+ * cluster the global setup provided, a kubectl runner (argv only), and
+ * throw-away namespaces. Tests assert end state with expect.poll, not calls.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { inject } from 'vitest';
+import { readState } from '../../hack/local-cluster/control-plane.ts';
+
+export function kubeconfigPath(): string {
+  return inject('kubeconfig');
+}
+
+export function kubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigPath());
+  return kc;
+}
+
+function kubectlBin(): string {
+  const s = readState();
+  if (inject('localCluster') && s && existsSync(join(s.binDir, 'kubectl'))) return join(s.binDir, 'kubectl');
+  return 'kubectl';
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kubectl against the test cluster; never throws for a non-zero exit (check `code`). */
+export function kubectl(argv: string[], input?: string): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = execFile(kubectlBin(), ['--kubeconfig', kubeconfigPath(), ...argv], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+/** Like kubectl() but throws with stderr when the exit code is not 0. */
+export async function kubectlOk(argv: string[], input?: string): Promise<string> {
+  const r = await kubectl(argv, input);
+  if (r.code !== 0) throw new Error(`kubectl ${argv.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Creates a uniquely named namespace and returns its name; delete it with deleteNamespace. */
+export async function createNamespace(prefix = 'test'): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await kubeConfig().makeApiClient(k8s.CoreV1Api).deleteNamespace({ name }).catch(() => undefined);
+}
