@@ -67,6 +67,10 @@ export interface NodeGroupPlan {
   evictPods: { namespace: string; name: string }[];
   status: {
     observedGeneration?: number;
+    /** Members selected successfully (printer column "Members"). */
+    memberCount: number;
+    /** Members whose Node is Ready (printer column "Ready"). */
+    readyMemberCount: number;
     nodeStatuses: NodeStatus[];
     conditions: Condition[];
   };
@@ -157,6 +161,12 @@ export function planNodeGroup(input: {
   return {
     labelPatches,
     evictPods,
-    status: { ...(group.generation !== undefined ? { observedGeneration: group.generation } : {}), nodeStatuses, conditions },
+    status: {
+      ...(group.generation !== undefined ? { observedGeneration: group.generation } : {}),
+      memberCount: members.size,
+      readyMemberCount: nodeStatuses.filter((s) => s.selectionStatus === 'Succeeded' && s.readyStatus === 'Ready').length,
+      nodeStatuses,
+      conditions,
+    },
   };
 }

@@ -53,6 +53,11 @@ export function collectionPath(apiVersion: string, plural: string, namespace?: s
   return namespace ? `${root}/namespaces/${encodeURIComponent(namespace)}/${plural}` : `${root}/${plural}`;
 }
 
+/**
+ * Plain-JSON API client using the KubeConfig's auth and TLS. Every method
+ * throws KubeApiError (CTRL_API_REQUEST, with `statusCode`) on a non-2xx
+ * answer; `get` alone maps 404 to undefined. Discovery results are cached.
+ */
 export class KubeClient {
   readonly kubeConfig: k8s.KubeConfig;
   readonly #config: k8s.Configuration;

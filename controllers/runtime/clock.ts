@@ -10,6 +10,7 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): () => void;
 }
 
+/** Real time (reads the timer globals at call time, so vitest fake timers apply). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer: (fn, ms) => {

@@ -7,7 +7,7 @@ export type ControllerErrorCode =
   | 'CTRL_LEASE_LOST'
   | 'CTRL_API_REQUEST'
   | 'CTRL_UNKNOWN_KIND'
-  | 'CTRL_ALREADY_STARTED'
+  | 'CTRL_INVALID_OBJECT'
   | 'CTRL_INVALID_CONFIG';
 
 export class ControllerError extends OutpostError<ControllerErrorCode> {}
@@ -18,14 +18,14 @@ export class ControllerError extends OutpostError<ControllerErrorCode> {}
  * requeue; the reconciler should also surface it in a condition. A later
  * change to the object enqueues it again as usual.
  */
-export class TerminalError extends OutpostError<'CTRL_TERMINAL'> {
+export class TerminalError extends ControllerError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('CTRL_TERMINAL', message, options);
   }
 }
 
 /** An API server response outside 2xx; `statusCode` is the HTTP status, `reason` the Status reason. */
-export class KubeApiError extends OutpostError<'CTRL_API_REQUEST'> {
+export class KubeApiError extends ControllerError {
   readonly statusCode: number;
   readonly reason: string | undefined;
   constructor(statusCode: number, message: string, reason?: string) {
