@@ -10,6 +10,7 @@ import { CliError } from './errors.ts';
 import { OutpostError } from '../lib/errors.ts';
 import { quickstart } from './commands/quickstart.ts';
 import { plannedCommands } from './commands/planned.ts';
+import { cloud } from './commands/cloud.ts';
 
 const version = (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -21,7 +22,7 @@ const versionCommand: Command = {
   },
 };
 
-export const commands: Command[] = [quickstart, versionCommand, ...plannedCommands];
+export const commands: Command[] = [quickstart, cloud, versionCommand, ...plannedCommands];
 
 function topHelp(): string {
   const ready = commands.filter((c) => !c.planned);

@@ -64,7 +64,8 @@ export interface NodeLabelPatch {
 
 export interface NodeGroupPlan {
   labelPatches: NodeLabelPatch[];
-  evictPods: { namespace: string; name: string }[];
+  /** Nodes that leave the group in this pass: pods pinned to the group on them are evicted (see podsToEvict). */
+  leavingNodes: string[];
   status: {
     observedGeneration?: number;
     /** Members selected successfully (printer column "Members"). */
@@ -98,11 +99,10 @@ export function planNodeGroup(input: {
   group: ObservedGroup;
   otherGroups: ObservedGroup[];
   nodes: ObservedNode[];
-  pods: ObservedPod[];
   now: Date;
   deleting?: boolean;
 }): NodeGroupPlan {
-  const { group, otherGroups, nodes, pods, now } = input;
+  const { group, otherGroups, nodes, now } = input;
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const others = new Map(otherGroups.map((g) => [g.name, g]));
   const labelPatches: NodeLabelPatch[] = [];
@@ -142,9 +142,6 @@ export function planNodeGroup(input: {
     const remove = [belongingToLabel, ...(n.labels[zoneLabel] === group.name ? [zoneLabel] : [])];
     labelPatches.push({ node: n.name, set: {}, remove, expectBelongingTo: group.name });
   }
-  const evictPods = pods
-    .filter((p) => p.nodeName && leaving.has(p.nodeName) && p.nodeSelector?.[belongingToLabel] === group.name)
-    .map((p) => ({ namespace: p.namespace, name: p.name }));
 
   nodeStatuses.sort((a, b) => a.nodeName.localeCompare(b.nodeName));
   const failed = nodeStatuses.filter((s) => s.selectionStatus === 'Failed');
@@ -160,7 +157,7 @@ export function planNodeGroup(input: {
 
   return {
     labelPatches,
-    evictPods,
+    leavingNodes: [...leaving].sort(),
     status: {
       ...(group.generation !== undefined ? { observedGeneration: group.generation } : {}),
       memberCount: members.size,
@@ -169,4 +166,11 @@ export function planNodeGroup(input: {
       conditions,
     },
   };
+}
+
+/** Pods on `node` that pin `group` through nodeSelector: evicted when the node leaves the group (KubeEdge semantics). */
+export function podsToEvict(group: string, node: string, pods: ObservedPod[]): { namespace: string; name: string }[] {
+  return pods
+    .filter((p) => p.nodeName === node && p.nodeSelector?.[belongingToLabel] === group)
+    .map((p) => ({ namespace: p.namespace, name: p.name }));
 }

@@ -133,9 +133,9 @@ export class KubeClient {
     }
   }
 
-  /** LIST a collection path (as used by informers), optionally label-filtered. */
-  list<T>(path: string, opts: { labelSelector?: string; timeoutMs?: number } = {}): Promise<ListResult<T>> {
-    return this.request<ListResult<T>>('GET', path, { query: { labelSelector: opts.labelSelector }, timeoutMs: opts.timeoutMs });
+  /** LIST a collection path (as used by informers), optionally label- or field-filtered. */
+  list<T>(path: string, opts: { labelSelector?: string; fieldSelector?: string; timeoutMs?: number } = {}): Promise<ListResult<T>> {
+    return this.request<ListResult<T>>('GET', path, { query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }, timeoutMs: opts.timeoutMs });
   }
 
   /** POST `obj` to its collection. */

@@ -237,11 +237,48 @@ export async function isRunning(dir = defaultClusterDir): Promise<boolean> {
  */
 export async function up(opts: UpOptions = {}): Promise<ClusterState> {
   const dir = resolve(opts.dir ?? defaultClusterDir);
+  mkdirSync(dir, { recursive: true });
+  return await withLock(dir, () => upLocked(dir, opts));
+}
+
+/**
+ * Serialises up/down/restart between processes (parallel test runs share one
+ * cluster): a lock directory holding the owner's pid; a lock whose owner died is taken over.
+ */
+async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = join(dir, '.lock');
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch {
+      const owner = Number(existsSync(join(lock, 'pid')) ? readFileSync(join(lock, 'pid'), 'utf8') : '0');
+      if (owner && !isAlive(owner)) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new ClusterError('CLUSTER_START_TIMEOUT', `waited 10 min for ${lock}; remove it if no other cluster command runs`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+async function upLocked(dir: string, opts: UpOptions): Promise<ClusterState> {
   const progress = opts.progress ?? stderrProgress;
   const timeout = opts.readyTimeoutMs ?? 90_000;
-  if (await isRunning(dir)) return readState(dir)!;
+  const existing = readState(dir);
+  if (existing && components.every((c) => isAlive(existing.pids[c]))) {
+    // Everything runs: it may only be restarting (e.g. an API server restart in a test); give it time.
+    const pki = ensurePki(join(dir, 'pki'));
+    await waitComponent(existing, pki, 'kube-apiserver', timeout);
+    return existing;
+  }
   // A half-running cluster (some component died) is restarted from scratch.
-  if (readState(dir)) await down({ dir, keepData: false });
+  if (existing) await downLocked(dir, false);
   const binDir = await ensureBinaries(progress);
   mkdirSync(dir, { recursive: true });
   const pki = ensurePki(join(dir, 'pki'));
@@ -251,15 +288,34 @@ export async function up(opts: UpOptions = {}): Promise<ClusterState> {
     dir, binDir, kubeconfig: join(dir, 'kubeconfig'), server: `https://127.0.0.1:${ports.apiserver}`, ports, pids: {},
   };
   writeKubeconfig(state, pki);
+  writeFileSync(join(dir, 'args.json'), JSON.stringify(opts.extraArgs ?? {}));
   for (const c of components) {
     progress(`cluster: starting ${c}`);
-    state.pids[c] = startProcess(state, c === 'etcd' ? 'etcd' : 'hyperkube', c === 'etcd' ? args(state, pki, c, opts.extraArgs?.[c]) : [c, ...args(state, pki, c, opts.extraArgs?.[c])], c);
-    writeState(state);
-    await waitComponent(state, pki, c, timeout);
+    await startComponent(state, pki, c, opts.extraArgs?.[c], timeout);
   }
-  writeFileSync(join(dir, 'args.json'), JSON.stringify(opts.extraArgs ?? {}));
   progress(`cluster: ready at ${state.server}`);
   return state;
+}
+
+/**
+ * Starts one component and waits for it. The controller-manager and scheduler
+ * exit if the API server is not fully serving yet (e.g. the
+ * extension-apiserver-authentication ConfigMap is missing right after /readyz),
+ * so they get a few attempts.
+ */
+async function startComponent(state: ClusterState, pki: Pki, c: Component, extra: string[] | undefined, timeout: number): Promise<void> {
+  const attempts = c === 'etcd' || c === 'kube-apiserver' ? 1 : 5;
+  for (let i = 1; ; i++) {
+    state.pids[c] = startProcess(state, c === 'etcd' ? 'etcd' : 'hyperkube', c === 'etcd' ? args(state, pki, c, extra) : [c, ...args(state, pki, c, extra)], c);
+    writeState(state);
+    try {
+      await waitComponent(state, pki, c, timeout);
+      return;
+    } catch (err) {
+      if (i >= attempts || !(err instanceof ClusterError) || err.code !== 'CLUSTER_PROCESS_EXITED') throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 async function stopPid(pid: number | undefined, graceMs = 10_000): Promise<void> {
@@ -283,9 +339,17 @@ async function stopPid(pid: number | undefined, graceMs = 10_000): Promise<void>
 /** Stops every component; removes the directory unless keepData. Idempotent. */
 export async function down(opts: { dir?: string; keepData?: boolean } = {}): Promise<void> {
   const dir = resolve(opts.dir ?? defaultClusterDir);
+  if (!existsSync(dir)) return;
+  await withLock(dir, () => downLocked(dir, opts.keepData ?? false));
+  if (!opts.keepData) rmSync(dir, { recursive: true, force: true });
+}
+
+async function downLocked(dir: string, keepData: boolean): Promise<void> {
   const s = readState(dir);
   if (s) for (const c of [...components].reverse()) await stopPid(s.pids[c]);
-  if (!opts.keepData) rmSync(dir, { recursive: true, force: true });
+  if (!keepData) {
+    for (const f of ['state.json', 'etcd', 'logs', 'apiserver-certs', 'kubeconfig', 'args.json']) rmSync(join(dir, f), { recursive: true, force: true });
+  }
 }
 
 /**
@@ -294,6 +358,10 @@ export async function down(opts: { dir?: string; keepData?: boolean } = {}): Pro
  */
 export async function restart(c: Component, opts: { dir?: string; signal?: NodeJS.Signals; downtimeMs?: number } = {}): Promise<void> {
   const dir = resolve(opts.dir ?? defaultClusterDir);
+  await withLock(dir, () => restartLocked(dir, c, opts));
+}
+
+async function restartLocked(dir: string, c: Component, opts: { signal?: NodeJS.Signals; downtimeMs?: number }): Promise<void> {
   const state = readState(dir);
   if (!state) throw new ClusterError('CLUSTER_NOT_RUNNING', `no cluster state in ${dir}; run npm run cluster:up first`);
   const pki = ensurePki(join(dir, 'pki'));
@@ -306,9 +374,7 @@ export async function restart(c: Component, opts: { dir?: string; signal?: NodeJ
   }
   if (opts.downtimeMs) await new Promise((r) => setTimeout(r, opts.downtimeMs));
   const extra = (JSON.parse(readFileSync(join(dir, 'args.json'), 'utf8')) as UpOptions['extraArgs'])?.[c];
-  state.pids[c] = startProcess(state, c === 'etcd' ? 'etcd' : 'hyperkube', c === 'etcd' ? args(state, pki, c, extra) : [c, ...args(state, pki, c, extra)], c);
-  writeState(state);
-  await waitComponent(state, pki, c, 90_000);
+  await startComponent(state, pki, c, extra, 90_000);
 }
 
 /** Runs the cluster's kubectl with the admin kubeconfig; resolves stdout, rejects with stderr. */

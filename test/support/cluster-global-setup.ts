@@ -1,12 +1,24 @@
 /**
  * Vitest global setup for the integration and e2e suites. Integration tests
  * always run against the local control plane (hack/local-cluster), started here
- * if it is not running (and stopped again afterwards if this run started it,
- * unless OUTPOST_KEEP_CLUSTER=1). The e2e suite uses whatever KUBECONFIG points
+ * if it is not running. The run that started it stops it at the end unless
+ * another test run still uses it or OUTPOST_KEEP_CLUSTER=1 (runs register their
+ * pid under <cluster dir>/users). The e2e suite uses whatever KUBECONFIG points
  * at when OUTPOST_E2E_USE_KUBECONFIG=1 (e.g. a kind cluster), else the local one.
  */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { isRunning, up, down, defaultClusterDir } from '../../hack/local-cluster/control-plane.ts';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   if (project.name === 'e2e' && process.env.OUTPOST_E2E_USE_KUBECONFIG === '1' && process.env.KUBECONFIG) {
@@ -16,11 +28,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const wasRunning = await isRunning();
   const state = await up({ progress: (l) => process.stderr.write(`${l}\n`) });
+  const users = join(defaultClusterDir, 'users');
+  mkdirSync(users, { recursive: true });
+  const me = join(users, `${process.pid}-${project.name}`);
+  writeFileSync(me, '');
   process.env.KUBECONFIG = state.kubeconfig;
   project.provide('kubeconfig', state.kubeconfig);
   project.provide('localCluster', true);
   return async () => {
-    if (!wasRunning && process.env.OUTPOST_KEEP_CLUSTER !== '1') await down({ dir: defaultClusterDir });
+    rmSync(me, { force: true });
+    const others = readdirSync(users).filter((f) => alive(Number(f.split('-')[0])));
+    if (!wasRunning && others.length === 0 && process.env.OUTPOST_KEEP_CLUSTER !== '1') await down({ dir: defaultClusterDir });
   };
 }
 

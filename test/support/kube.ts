@@ -54,10 +54,23 @@ export async function kubectlOk(argv: string[], input?: string): Promise<string>
 /** Creates a uniquely named namespace and returns its name; delete it with deleteNamespace. */
 export async function createNamespace(prefix = 'test'): Promise<string> {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
-  await kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name } } });
+  // Pods are admitted only once the controller-manager made the default ServiceAccount.
+  for (let i = 0; i < 100; i++) {
+    if (await core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(() => true, () => false)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return name;
 }
 
 export async function deleteNamespace(name: string): Promise<void> {
   await kubeConfig().makeApiClient(k8s.CoreV1Api).deleteNamespace({ name }).catch(() => undefined);
+}
+
+/** Server-side applies the CRDs in config/crd/bases and waits until they are Established. */
+export async function installCrds(): Promise<void> {
+  const dir = join(import.meta.dirname, '..', '..', 'config', 'crd', 'bases');
+  await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', dir]);
+  await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', '-f', dir]);
 }
