@@ -28,8 +28,21 @@ export function helpText(c: Command): string {
 
 /** Parses argv strictly; unknown or malformed flags become a CLI_USAGE error naming the flag. */
 export function parse(c: Command, argv: string[]): { values: Record<string, string | boolean | string[] | boolean[] | undefined>; positionals: string[]; help: boolean } {
+  // parseArgs refuses "--port -1" (a value that looks like a flag); negative numbers are values here
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    if (name && !name.includes('=') && c.options[name]?.type === 'string' && next !== undefined && /^-\d+$/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else {
+      args.push(a);
+    }
+  }
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...c.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({ args, options: { ...c.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
     const { help, ...rest } = values as Record<string, string | boolean | undefined>;
     return { values: rest, positionals, help: help === true };
   } catch (err) {

@@ -11,6 +11,7 @@ import { OutpostError } from '../lib/errors.ts';
 import { quickstart } from './commands/quickstart.ts';
 import { plannedCommands } from './commands/planned.ts';
 import { cloud } from './commands/cloud.ts';
+import { edge } from './commands/edge.ts';
 
 const version = (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -22,7 +23,7 @@ const versionCommand: Command = {
   },
 };
 
-export const commands: Command[] = [quickstart, cloud, versionCommand, ...plannedCommands];
+export const commands: Command[] = [quickstart, cloud, edge, versionCommand, ...plannedCommands];
 
 function topHelp(): string {
   const ready = commands.filter((c) => !c.planned);

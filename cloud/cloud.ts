@@ -8,6 +8,10 @@ import { hostname } from 'node:os';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { Manager } from '../controllers/runtime/index.ts';
 import { addNodeGroupController } from '../controllers/nodegroup/controller.ts';
+import type { Listener } from '../edge/transport/index.ts';
+import { CloudHub } from './hub/hub.ts';
+import { InformerSources } from './hub/informer-sources.ts';
+import { KubeReportHandler } from './hub/reports.ts';
 
 export interface CloudConfig {
   kubeconfig?: string;
@@ -21,6 +25,18 @@ export interface CloudConfig {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /** CloudHub; absent = no hub in this process. */
+  hub?: HubConfig;
+}
+
+export interface HubConfig {
+  host: string;
+  /** TCP (WebSocket) and UDP (QUIC) port; 0 picks a free TCP port and uses the same number for UDP. */
+  port: number;
+  protocols: ('websocket' | 'quic')[];
+  /** PEM: the hub's serving certificate and key, and the CA that signs node certificates. */
+  tls: { ca: string; cert: string; key: string };
+  heartbeatMs?: number;
 }
 
 export const defaultCloudConfig: Readonly<CloudConfig> = Object.freeze({
@@ -37,6 +53,9 @@ export const defaultCloudConfig: Readonly<CloudConfig> = Object.freeze({
 
 export interface Cloud {
   manager: Manager;
+  hub?: CloudHub;
+  /** Bound hub addresses per protocol. */
+  hubAddresses: Partial<Record<'websocket' | 'quic', { host: string; port: number }>>;
   stop(): Promise<void>;
 }
 
@@ -64,7 +83,36 @@ export async function startCloud(cfg: CloudConfig, opts: { log?: Logger; onLeade
     ...(opts.onLeadershipLost ? { onLeadershipLost: opts.onLeadershipLost } : {}),
   });
   addNodeGroupController(manager);
+  let hub: CloudHub | undefined;
+  if (cfg.hub) {
+    const sources = new InformerSources(manager.informers);
+    hub = new CloudHub({
+      sources, log, reports: new KubeReportHandler(manager.client!, sources, log),
+      ...(cfg.hub.heartbeatMs ? { session: { heartbeatMs: cfg.hub.heartbeatMs } } : {}),
+    });
+  }
   await manager.start();
-  log.info('Started cloud', { identity: cfg.identity, leaderElect: cfg.leaderElect, health: manager.httpAddress() });
-  return { manager, stop: () => manager.stop() };
+  // The hub serves on every replica (like webhooks): it needs no leadership, only the caches.
+  const listeners: Listener[] = [];
+  const hubAddresses: Cloud['hubAddresses'] = {};
+  if (cfg.hub && hub) {
+    let port = cfg.hub.port;
+    for (const protocol of cfg.hub.protocols) {
+      const mod = protocol === 'websocket' ? await import('../edge/transport/websocket.ts') : await import('../edge/transport/quic.ts');
+      const l = await mod.listen({ host: cfg.hub.host, port, tls: cfg.hub.tls, log });
+      port = l.address.port;
+      l.onLink((link) => hub.attach(link));
+      listeners.push(l);
+      hubAddresses[protocol] = l.address;
+    }
+  }
+  log.info('Started cloud', { identity: cfg.identity, leaderElect: cfg.leaderElect, health: manager.httpAddress(), hub: hubAddresses });
+  return {
+    manager, ...(hub ? { hub } : {}), hubAddresses,
+    async stop() {
+      await hub?.close();
+      await Promise.all(listeners.map((l) => l.close()));
+      await manager.stop();
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { defaultCloudConfig, startCloud, type CloudConfig } from '../../cloud/cloud.ts';
@@ -21,6 +22,12 @@ export const cloud: Command = {
     'health-port': { type: 'string' },
     'lease-duration-ms': { type: 'string' },
     identity: { type: 'string' },
+    'hub-host': { type: 'string' },
+    'hub-port': { type: 'string' },
+    'hub-protocols': { type: 'string' },
+    'hub-ca-file': { type: 'string' },
+    'hub-cert-file': { type: 'string' },
+    'hub-key-file': { type: 'string' },
   },
   optionHelp: {
     kubeconfig: 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)',
@@ -29,6 +36,12 @@ export const cloud: Command = {
     'health-port': `port for /healthz, /readyz, /metrics (default ${defaultCloudConfig.healthPort}; 0 = any free port; -1 = off)`,
     'lease-duration-ms': `leader Lease duration (default ${defaultCloudConfig.leaseDurationMs})`,
     identity: 'leader-election identity (default hostname_pid)',
+    'hub-host': 'address CloudHub listens on (default 0.0.0.0)',
+    'hub-port': 'CloudHub port: WebSocket on TCP, QUIC on UDP (default 10000; -1 = no hub)',
+    'hub-protocols': 'comma-separated: websocket,quic (default both)',
+    'hub-ca-file': 'CA that signs node client certificates',
+    'hub-cert-file': 'CloudHub serving certificate (SANs: every address edges dial)',
+    'hub-key-file': 'CloudHub private key',
   },
   async run(v) {
     const le = v['leader-elect'];
@@ -45,7 +58,24 @@ export const cloud: Command = {
       renewDeadlineMs: Math.round(leaseDurationMs * 2 / 3),
       retryPeriodMs: Math.max(500, Math.round(leaseDurationMs / 7)),
     });
-    const c = await startCloud(cfg);
+    const hubPort = intFlag('hub-port', v['hub-port'], -1, 65535, 10000);
+    let hub: CloudConfig['hub'];
+    if (hubPort >= 0) {
+      const protocols = String(v['hub-protocols'] ?? 'websocket,quic').split(',').map((p) => p.trim());
+      for (const p of protocols) if (p !== 'websocket' && p !== 'quic') throw new CliError('CLI_USAGE', `--hub-protocols: unknown protocol "${p}" (use websocket, quic or both)`);
+      const read = (flag: string) => {
+        const path = v[flag];
+        if (!path) throw new CliError('CLI_USAGE', `--${flag} is required when the hub runs (or pass --hub-port -1)`);
+        try {
+          return readFileSync(String(path), 'utf8');
+        } catch (err) {
+          throw new CliError('CLI_USAGE', `--${flag}: cannot read ${String(path)} (${(err as NodeJS.ErrnoException).code})`);
+        }
+      };
+      hub = { host: String(v['hub-host'] ?? '0.0.0.0'), port: hubPort, protocols: protocols as ('websocket' | 'quic')[],
+        tls: { ca: read('hub-ca-file'), cert: read('hub-cert-file'), key: read('hub-key-file') } };
+    }
+    const c = await startCloud(Object.freeze({ ...cfg, ...(hub ? { hub } : {}) }));
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

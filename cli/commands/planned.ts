@@ -12,7 +12,6 @@ function planned(name: string, summary: string, issue: string): Command {
 }
 
 export const plannedCommands: Command[] = [
-  planned('edge', 'run the edge agent on this machine', 'edge node issue'),
   planned('init', 'install Outpost into the current cluster', 'install and join issue'),
   planned('gettoken', 'print a join token for a new edge node', 'install and join issue'),
   planned('join', 'join this machine to a cluster as an edge node', 'install and join issue'),

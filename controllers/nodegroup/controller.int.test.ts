@@ -95,7 +95,7 @@ describe('leader election across outpost cloud replicas', () => {
     const children: ChildProcess[] = [];
     const startReplica = (id: string) => {
       const child = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'outpost.js'), 'cloud', '--kubeconfig', kubeconfigPath(),
-        '--health-port', '0', '--identity', id, '--lease-duration-ms', '4000', '--leader-election-namespace', ns], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' } });
+        '--health-port', '0', '--hub-port', '-1', '--identity', id, '--lease-duration-ms', '4000', '--leader-election-namespace', ns], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' } });
       children.push(child);
       return child;
     };

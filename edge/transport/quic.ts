@@ -22,7 +22,8 @@
  * deadAfterMs and the link closes with TRANSPORT_PEER_DEAD. Without both
  * settings quiche never notices a dead peer (platform notes §1b).
  */
-import { createHmac, randomBytes, timingSafeEqual, webcrypto } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual, webcrypto, X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { parseCertificate } from '../../lib/pki.ts';
 import type { Logger } from '../../lib/log.ts';
 import { TransportError, isTransportError, type TransportErrorCode } from './errors.ts';
@@ -337,6 +338,32 @@ function config(o: ResolvedLinkOptions, tls: { ca: string; cert?: string; key?: 
   };
 }
 
+// quiche/BoringSSL check the server name as a DNS name only, so a hub dialled
+// by IP address (the usual case at the edge) fails with BadCertificate even when
+// its certificate carries that IP SAN. For IP literals we verify the chain,
+// validity and IP SAN ourselves with node:crypto (TLS alert codes from
+// @matrixai/quic's CryptoError: 298 bad_certificate, 301 certificate_expired,
+// 304 unknown_ca).
+function verifyByIp(ip: string, caPem: string): (certs: Uint8Array[]) => Promise<number | undefined> {
+  const cas = caPem.split(/(?=-----BEGIN CERTIFICATE-----)/).filter((p) => p.includes('BEGIN CERTIFICATE')).map((p) => new X509Certificate(p));
+  return async (certs) => {
+    try {
+      const chain = certs.map((c) => new X509Certificate(Buffer.from(c)));
+      const now = Date.now();
+      if (chain.length === 0) return 298;
+      for (const c of chain) if (Date.parse(c.validFrom) > now || Date.parse(c.validTo) < now) return 301;
+      if (chain[0]!.checkIP(ip) === undefined) return 298;
+      // walk up the presented chain until a certificate is signed by a trusted CA
+      for (const c of chain) {
+        if (cas.some((ca) => c.checkIssued(ca) && c.verify(ca.publicKey))) return undefined;
+      }
+      return 304;
+    } catch {
+      return 298;
+    }
+  };
+}
+
 function safeTeardown(f: () => Promise<void>): Promise<void> {
   return f().catch(() => {});
 }
@@ -362,7 +389,10 @@ export async function dial(opts: DialOptions & { loadQuic?: QuicLoader }): Promi
       port: opts.port,
       serverName: opts.serverName ?? opts.host,
       crypto: { ops: { randomBytes: async (ab: ArrayBuffer) => void webcrypto.getRandomValues(new Uint8Array(ab)) } },
-      config: config(o, opts.tls),
+      config: {
+        ...config(o, opts.tls),
+        ...(isIP(opts.serverName ?? opts.host) ? { verifyCallback: verifyByIp(opts.serverName ?? opts.host, opts.tls.ca) } : {}),
+      },
       logger: quicLogger(o.log),
     }, { timer: timeoutMs });
   } catch (err) {
