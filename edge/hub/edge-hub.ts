@@ -6,16 +6,13 @@
  * when the cloud says it reached the API server. Everything it needs to keep
  * working offline is in the store; this class only syncs it when a link is up.
  */
-import {
-  decode, encode, inventoryDigest as _unused, ProtocolError, SUPPORTED_VERSIONS, type Msg, type ReportKind, type Json,
-} from '../protocol/index.ts';
+import { decode, encode, ProtocolError, SUPPORTED_VERSIONS, type Msg, type ReportKind, type Json } from '../protocol/index.ts';
 import type { Link } from '../transport/link.ts';
 import type { EdgeStore } from '../store/store.ts';
 import type { StoreOp } from '../store/object-store.ts';
 import { backoffDelay, type BackoffPolicy } from '../../lib/backoff.ts';
 import type { Logger } from '../../lib/log.ts';
 
-void _unused;
 
 export interface EdgeHubOptions {
   store: EdgeStore;
@@ -60,7 +57,6 @@ export class EdgeHub {
       agent: 'outpost-edge/0.1.0', window: 512, backoff: { initialMs: 300, maxMs: 30_000 }, inventoryChunk: 5000, random: Math.random, ...opts,
     };
     this.#log = opts.log.child({ component: 'edgehub' });
-    opts.store.outbox; // the outbox is drained whenever a link is up
   }
 
   get state(): EdgeHubState {
