@@ -58,6 +58,13 @@ async function start(s: Start): Promise<void> {
     const c = i === 0 ? base : await issueCertificate({ ca: s.ca, commonName: `system:node:edge-${i}`, usage: 'client', validityDays: 1, publicKeyPem });
     certs.push({ cert: c.certPem, key: base.keyPem! });
   }
+  // keep links alive from the start (the hub closes sessions silent for 3 heartbeats):
+  // every edge pings every 4 s, spread over 8 slices of 500 ms
+  let k = 0;
+  setInterval(() => {
+    const slice = Math.ceil(s.edges / 8);
+    for (let j = 0; j < slice; j++, k = (k + 1) % s.edges) void links[k]?.send(encode({ type: 'ping', ts: Date.now() })).catch(() => undefined);
+  }, 500).unref();
   const t0 = performance.now();
   let next = 0;
   const worker = async () => {
@@ -67,12 +74,6 @@ async function start(s: Start): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(s.concurrency, s.edges) }, worker));
-  // keep links alive: one ping per edge every 4 s, spread out
-  let k = 0;
-  setInterval(() => {
-    const slice = Math.ceil(s.edges / 8);
-    for (let j = 0; j < slice; j++, k = (k + 1) % s.edges) void links[k]?.send(encode({ type: 'ping', ts: Date.now() })).catch(() => undefined);
-  }, 500).unref();
   send({ type: 'connected', seconds: (performance.now() - t0) / 1000 });
 }
 

@@ -82,6 +82,7 @@ try {
   child.send({ type: 'start', port: listener.address.port, protocol, edges, ca, concurrency: Number(values.concurrency) });
   const connected = await next('connected');
   say(`all ${edges} edges connected and synced in ${Number(connected.seconds).toFixed(1)} s (${hub.connectedNodes} sessions)`);
+  if (hub.connectedNodes !== edges) throw new Error(`only ${hub.connectedNodes} of ${edges} sessions are open`);
   await new Promise((r) => setTimeout(r, 2000));
   const rss = await rssAfterGc();
   const rssPerEdgeKB = (rss - baseline) / 1024 / edges;

@@ -66,7 +66,7 @@ describe('CloudHub with EdgeHub over memory links', () => {
     await expect.poll(() => e.state).toBe('synced');
     expect([...store.objects.inventory().keys()].sort()).toEqual([objectKey('v1', 'ConfigMap', 'ns', 'cfg'), objectKey('v1', 'Pod', 'ns', 'mine')]);
     sources.upsert('configMap', { metadata: { namespace: 'ns', name: 'cfg' }, data: { a: '2' } });
-    await expect.poll(() => (store.objects.get(objectKey('v1', 'ConfigMap', 'ns', 'cfg')) as { data: { a: string } }).data.a).toBe('2');
+    await expect.poll(() => (store.objects.get(objectKey('v1', 'ConfigMap', 'ns', 'cfg')) as unknown as { data: { a: string } }).data.a).toBe('2');
     sources.delete('pod', pod('mine', 'n1'));
     await expect.poll(() => store.objects.count()).toBe(0);
   });

@@ -206,7 +206,8 @@ export function transportContract(name: string, setup: () => Promise<ContractHar
           for (let i = 0; i < 100; i++) void closer.send(numbered(i));
           const t0 = performance.now();
           await closer.close(4001, `bye from ${side}`);
-          expect(performance.now() - t0).toBeLessThan(2000);
+          // close() is bounded by closeTimeoutMs (2 s); allow scheduling slack on a loaded 2-core machine
+          expect(performance.now() - t0).toBeLessThan(6000);
           expect((await got).length).toBe(100);
           expect(await oi).toEqual({ code: 4001, reason: `bye from ${side}`, byPeer: true });
           expect(await ci).toEqual({ code: 4001, reason: `bye from ${side}`, byPeer: false });
