@@ -12,6 +12,9 @@ import type { Listener } from '../edge/transport/index.ts';
 import { CloudHub } from './hub/hub.ts';
 import { InformerSources } from './hub/informer-sources.ts';
 import { KubeReportHandler } from './hub/reports.ts';
+import { startWebhooks, type Webhooks } from '../webhooks/index.ts';
+import { collectionPath } from '../controllers/runtime/index.ts';
+import { startCloudBootstrap, type BootstrapConfig, type BootstrapServer } from './bootstrap/index.ts';
 
 export interface CloudConfig {
   kubeconfig?: string;
@@ -27,6 +30,8 @@ export interface CloudConfig {
   retryPeriodMs: number;
   /** CloudHub; absent = no hub in this process. */
   hub?: HubConfig;
+  /** Bootstrap HTTPS endpoint (join, renew, /ca.crt; cloud/bootstrap); absent = none. */
+  bootstrap?: BootstrapConfig;
 }
 
 export interface HubConfig {
@@ -54,8 +59,11 @@ export const defaultCloudConfig: Readonly<CloudConfig> = Object.freeze({
 export interface Cloud {
   manager: Manager;
   hub?: CloudHub;
+  webhooks?: Webhooks;
   /** Bound hub addresses per protocol. */
   hubAddresses: Partial<Record<'websocket' | 'quic', { host: string; port: number }>>;
+  /** The bootstrap server, when configured. */
+  bootstrap?: BootstrapServer;
   stop(): Promise<void>;
 }
 
@@ -91,6 +99,8 @@ export async function startCloud(cfg: CloudConfig, opts: { log?: Logger; onLeade
       ...(cfg.hub.heartbeatMs ? { session: { heartbeatMs: cfg.hub.heartbeatMs } } : {}),
     });
   }
+  // registered before start so that the bootstrap server's "node exists" check has a synced cache
+  const nodes = cfg.bootstrap ? manager.informers.informerFor<k8s.V1Node>(collectionPath('v1', 'nodes')) : undefined;
   await manager.start();
   // The hub serves on every replica (like webhooks): it needs no leadership, only the caches.
   const listeners: Listener[] = [];
@@ -106,10 +116,12 @@ export async function startCloud(cfg: CloudConfig, opts: { log?: Logger; onLeade
       hubAddresses[protocol] = l.address;
     }
   }
+  const bootstrap = cfg.bootstrap ? await startCloudBootstrap(cfg.bootstrap, { client: manager.client, nodes, hubAddresses, log }) : undefined;
   log.info('Started cloud', { identity: cfg.identity, leaderElect: cfg.leaderElect, health: manager.httpAddress(), hub: hubAddresses });
   return {
-    manager, ...(hub ? { hub } : {}), hubAddresses,
+    manager, ...(hub ? { hub } : {}), hubAddresses, ...(bootstrap ? { bootstrap } : {}),
     async stop() {
+      await bootstrap?.close();
       await hub?.close();
       await Promise.all(listeners.map((l) => l.close()));
       await manager.stop();

@@ -28,6 +28,10 @@ export const cloud: Command = {
     'hub-ca-file': { type: 'string' },
     'hub-cert-file': { type: 'string' },
     'hub-key-file': { type: 'string' },
+    'webhook-port': { type: 'string' },
+    'webhook-host': { type: 'string' },
+    'webhook-mode': { type: 'string' },
+    'webhook-cert-dir': { type: 'string' },
   },
   optionHelp: {
     kubeconfig: 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)',
@@ -42,6 +46,10 @@ export const cloud: Command = {
     'hub-ca-file': 'CA that signs node client certificates',
     'hub-cert-file': 'CloudHub serving certificate (SANs: every address edges dial)',
     'hub-key-file': 'CloudHub private key',
+    'webhook-port': 'admission webhook port (default -1 = no webhooks; 9443 is usual)',
+    'webhook-host': 'address the webhook server listens on (default 127.0.0.1)',
+    'webhook-mode': 'url (the API server calls https://<host>:<port>; Outpost as a process) or service (in-cluster) (default url)',
+    'webhook-cert-dir': 'where the webhook CA and serving certificate are kept across restarts',
   },
   async run(v) {
     const le = v['leader-elect'];
@@ -75,7 +83,13 @@ export const cloud: Command = {
       hub = { host: String(v['hub-host'] ?? '0.0.0.0'), port: hubPort, protocols: protocols as ('websocket' | 'quic')[],
         tls: { ca: read('hub-ca-file'), cert: read('hub-cert-file'), key: read('hub-key-file') } };
     }
-    const c = await startCloud(Object.freeze({ ...cfg, ...(hub ? { hub } : {}) }));
+    const webhookPort = intFlag('webhook-port', v['webhook-port'], -1, 65535, -1);
+    const mode = String(v['webhook-mode'] ?? 'url');
+    if (mode !== 'url' && mode !== 'service') throw new CliError('CLI_USAGE', `--webhook-mode must be url or service, got "${mode}"`);
+    const webhooks = webhookPort >= 0
+      ? { host: String(v['webhook-host'] ?? '127.0.0.1'), port: webhookPort, mode: mode as 'url' | 'service', ...(v['webhook-cert-dir'] ? { certDir: String(v['webhook-cert-dir']) } : {}) }
+      : undefined;
+    const c = await startCloud(Object.freeze({ ...cfg, ...(hub ? { hub } : {}), ...(webhooks ? { webhooks } : {}) }));
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
