@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { Manager } from '../controllers/runtime/index.ts';
 import { addNodeGroupController } from '../controllers/nodegroup/controller.ts';
+import { addEdgeApplicationController } from '../controllers/edgeapplication/controller.ts';
 import type { Listener } from '../edge/transport/index.ts';
 import { CloudHub } from './hub/hub.ts';
 import { InformerSources } from './hub/informer-sources.ts';
@@ -91,6 +92,7 @@ export async function startCloud(cfg: CloudConfig, opts: { log?: Logger; onLeade
     ...(opts.onLeadershipLost ? { onLeadershipLost: opts.onLeadershipLost } : {}),
   });
   addNodeGroupController(manager);
+  addEdgeApplicationController(manager);
   let hub: CloudHub | undefined;
   if (cfg.hub) {
     const sources = new InformerSources(manager.informers);
