@@ -12,6 +12,11 @@ import { quickstart } from './commands/quickstart.ts';
 import { plannedCommands } from './commands/planned.ts';
 import { cloud } from './commands/cloud.ts';
 import { edge } from './commands/edge.ts';
+import { init } from './commands/init.ts';
+import { gettoken } from './commands/gettoken.ts';
+import { join as joinCommand } from './commands/join.ts';
+import { reset } from './commands/reset.ts';
+import { doctor } from './commands/doctor.ts';
 
 const version = (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -23,7 +28,7 @@ const versionCommand: Command = {
   },
 };
 
-export const commands: Command[] = [quickstart, cloud, edge, versionCommand, ...plannedCommands];
+export const commands: Command[] = [quickstart, init, gettoken, joinCommand, cloud, edge, doctor, reset, versionCommand, ...plannedCommands];
 
 function topHelp(): string {
   const ready = commands.filter((c) => !c.planned);

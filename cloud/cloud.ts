@@ -32,7 +32,8 @@ export interface CloudConfig {
   /** CloudHub; absent = no hub in this process. */
   hub?: HubConfig;
   /** Bootstrap HTTPS endpoint (join, renew, /ca.crt; cloud/bootstrap); absent = none. */
-  bootstrap?: BootstrapConfig;
+  bootstrap?: BootstrapConfig;  /** Admission webhooks; absent = not served by this process. */
+  webhooks?: { host: string; port: number; mode: 'url' | 'service'; advertiseHost?: string; certDir?: string };
 }
 
 export interface HubConfig {
@@ -119,10 +120,18 @@ export async function startCloud(cfg: CloudConfig, opts: { log?: Logger; onLeade
     }
   }
   const bootstrap = cfg.bootstrap ? await startCloudBootstrap(cfg.bootstrap, { client: manager.client, nodes, hubAddresses, log }) : undefined;
-  log.info('Started cloud', { identity: cfg.identity, leaderElect: cfg.leaderElect, health: manager.httpAddress(), hub: hubAddresses });
+  // Webhooks also serve on every replica (controller-runtime does the same); they share the caches.
+  const webhooks = cfg.webhooks ? await startWebhooks({
+    kubeConfig: manager.client!.kubeConfig, informers: manager.informers, log,
+    host: cfg.webhooks.host, port: cfg.webhooks.port, mode: cfg.webhooks.mode,
+    ...(cfg.webhooks.advertiseHost ? { advertiseHost: cfg.webhooks.advertiseHost } : {}),
+    ...(cfg.webhooks.certDir ? { certDir: cfg.webhooks.certDir } : {}),
+  }) : undefined;
+  log.info('Started cloud', { identity: cfg.identity, leaderElect: cfg.leaderElect, health: manager.httpAddress(), hub: hubAddresses, webhooks: webhooks !== undefined });
   return {
-    manager, ...(hub ? { hub } : {}), hubAddresses, ...(bootstrap ? { bootstrap } : {}),
+    manager, ...(hub ? { hub } : {}), hubAddresses, ...(bootstrap ? { bootstrap } : {}), ...(webhooks ? { webhooks } : {}),
     async stop() {
+      await webhooks?.stop();
       await bootstrap?.close();
       await hub?.close();
       await Promise.all(listeners.map((l) => l.close()));

@@ -12,41 +12,60 @@ import { openEdgeStore, type EdgeStore } from './store/store.ts';
 import { EdgeHub } from './hub/edge-hub.ts';
 import type { EdgeConfig } from './config.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import type { Link } from './transport/index.ts';
+import { startAgentIdentity, type AgentIdentity } from './identity/agent-identity.ts';
 
 export interface EdgeAgent {
   config: EdgeConfig;
   store: EdgeStore;
   hub: EdgeHub;
+  /** Certificate rotation and pid file (set when started with --root). */
+  identity: AgentIdentity;
+  /** The TLS material in use (changes when the certificate is renewed). */
+  readonly tls: EdgeConfig['tls'];
   stop(): Promise<void>;
 }
 
 /** Starts the agent; resolves once the store is open and the hub's connect loop runs (not when connected). */
-export async function startEdge(config: EdgeConfig, opts: { log?: Logger } = {}): Promise<EdgeAgent> {
+export async function startEdge(config: EdgeConfig, opts: { log?: Logger; identity?: Parameters<typeof startAgentIdentity>[3] } = {}): Promise<EdgeAgent> {
   const log = (opts.log ?? createLogger()).child({ node: config.nodeName });
   mkdirSync(config.dataDir, { recursive: true });
   const store = openEdgeStore(join(config.dataDir, 'edge.db'), { objects: { incrementalDigest: () => new InventoryDigest() } });
   const memo: AutoMemo = {};
   let lastReason = '';
+  // renewed certificates replace this; the next dial uses them
+  let tls = config.tls;
+  let link: Link | undefined;
   const hub = new EdgeHub({
     store,
     log,
     dial: async () => {
-      const { link, reason } = await dialAuto({
+      const r = await dialAuto({
         protocol: config.hub.protocol, host: config.hub.host, port: config.hub.port,
         ...(config.hub.quicPort ? { quicPort: config.hub.quicPort } : {}),
         ...(config.hub.serverName ? { serverName: config.hub.serverName } : {}),
-        tls: config.tls, memo, log,
+        tls, memo, log,
       });
-      if (reason !== lastReason) log.info('Chose hub transport', { reason });
-      lastReason = reason;
-      return link;
+      link = r.link;
+      if (r.reason !== lastReason) log.info('Chose hub transport', { reason: r.reason });
+      lastReason = r.reason;
+      return r.link;
     },
   });
   hub.start();
+  const identity = startAgentIdentity(config, log, (c, how) => {
+    tls = Object.freeze({ ca: c.ca, cert: c.cert, key: c.key });
+    // reconnect with the new certificate; the store is untouched and the session resumes by digest
+    if (link && !link.closed) void link.close(1000, `certificate ${how}`);
+  }, opts.identity);
   log.info('Started edge agent', { dataDir: config.dataDir, hub: `${config.hub.host}:${config.hub.port}`, protocol: config.hub.protocol, objects: store.objects.count() });
   return {
-    config, store, hub,
+    config, store, hub, identity,
+    get tls() {
+      return tls;
+    },
     async stop() {
+      identity.stop();
       await hub.stop();
       store.close();
     },

@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import type { HubProtocol } from './transport/index.ts';
 import { X509Certificate } from 'node:crypto';
 import { OutpostError } from '../lib/errors.ts';
+import { join } from 'node:path';
+import { IdentityError } from './identity/errors.ts';
+import { readRootConfig, readRootCredentials, rootFiles } from './identity/root.ts';
 
 export class EdgeConfigError extends OutpostError<'EDGE_CONFIG_INVALID'> {}
 
@@ -15,6 +18,8 @@ export interface EdgeConfig {
   dataDir: string;
   hub: { host: string; port: number; quicPort?: number; protocol: HubProtocol; serverName?: string };
   tls: { ca: string; cert: string; key: string };
+  /** Set when started from a root directory (`--root`): rotation and re-enrolment (edge/identity). */
+  identity?: { root: string; bootstrap: { host: string; port: number; serverName?: string }; caPin: string; rotate: boolean };
 }
 
 export interface EdgeConfigInput {
@@ -27,6 +32,8 @@ export interface EdgeConfigInput {
   caFile?: string;
   certFile?: string;
   keyFile?: string;
+  /** A root directory written by `outpost join`: config.yaml, pki/, data/. Other fields then override it. */
+  root?: string;
 }
 
 const dns1123 = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -44,8 +51,42 @@ function readPem(field: string, path: string | undefined): string {
   }
 }
 
+/** `--root DIR`: config.yaml and pki/ from the directory `outpost join` wrote; flags may override hub protocol, server name and data dir. */
+function buildFromRoot(i: EdgeConfigInput & { root: string }): EdgeConfig {
+  for (const [flag, v] of [['--hub', i.hub], ['--ca-file', i.caFile], ['--cert-file', i.certFile], ['--key-file', i.keyFile], ['--quic-port', i.quicPort]] as const) {
+    if (v !== undefined) bad(flag, `cannot be combined with --root (it comes from ${join(i.root, rootFiles.config)}; edit that, or run outpost join again)`);
+  }
+  let rc;
+  let creds;
+  try {
+    rc = readRootConfig(i.root);
+    if (!rc) bad('--root', `${i.root} is not joined (no ${rootFiles.config}); run "outpost join --root ${i.root} --cloud <address> --token <token>" first`);
+    creds = readRootCredentials(i.root);
+  } catch (err) {
+    if (err instanceof IdentityError) bad('--root', err.message);
+    throw err;
+  }
+  if (i.nodeName !== undefined && i.nodeName !== rc.nodeName) bad('--node-name', `"${i.nodeName}" differs from "${rc.nodeName}" in ${join(i.root, rootFiles.config)}; drop --node-name`);
+  const protocol = (i.hubProtocol ?? rc.cloud.protocol) as HubProtocol;
+  if (!['auto', 'quic', 'websocket'].includes(protocol)) bad('--hub-protocol', `must be auto, quic or websocket, got "${protocol}"`);
+  const serverName = i.serverName ?? rc.cloud.serverName;
+  const cn = /^CN=(.*)$/m.exec(new X509Certificate(creds.cert).subject)?.[1];
+  if (cn !== `system:node:${rc.nodeName}`) bad('--root', `the certificate in ${join(i.root, rootFiles.node)} is for "${cn}", not "system:node:${rc.nodeName}"; run outpost join --force-reenroll`);
+  return Object.freeze({
+    nodeName: rc.nodeName,
+    dataDir: i.dataDir ?? join(i.root, rootFiles.dataDir),
+    hub: Object.freeze({ host: rc.cloud.address, port: rc.cloud.hubPort, protocol, ...(rc.cloud.quicPort ? { quicPort: rc.cloud.quicPort } : {}), ...(serverName ? { serverName } : {}) }),
+    tls: Object.freeze({ ca: creds.ca, cert: creds.cert, key: creds.key }),
+    identity: Object.freeze({
+      root: i.root, caPin: rc.cloud.caPin, rotate: rc.certificates.rotate,
+      bootstrap: Object.freeze({ host: rc.cloud.address, port: rc.cloud.bootstrapPort, ...(serverName ? { serverName } : {}) }),
+    }),
+  });
+}
+
 /** Validates the input and returns a frozen config. Throws EDGE_CONFIG_INVALID naming the field. */
 export function buildEdgeConfig(i: EdgeConfigInput): EdgeConfig {
+  if (i.root !== undefined) return buildFromRoot({ ...i, root: i.root });
   const nodeName = i.nodeName ?? '';
   if (!dns1123.test(nodeName)) bad('--node-name', `"${nodeName}" is not a valid node name (lower-case letters, digits, "-" and ".")`);
   if (!i.dataDir) bad('--data-dir', 'is required (where the local store lives, e.g. /var/lib/outpost)');

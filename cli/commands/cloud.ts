@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { defaultCloudConfig, startCloud, type CloudConfig } from '../../cloud/cloud.ts';
+import { cloudIdentityFromFlags, identityOptionHelp, identityOptions } from '../install/cloud-flags.ts';
+import { localCloudConfig, removeCloudPid, writeCloudPid } from '../install/local.ts';
 
 function intFlag(name: string, v: unknown, min: number, max: number, fallback: number): number {
   if (v === undefined) return fallback;
@@ -32,6 +34,7 @@ export const cloud: Command = {
     'webhook-host': { type: 'string' },
     'webhook-mode': { type: 'string' },
     'webhook-cert-dir': { type: 'string' },
+    ...identityOptions,
   },
   optionHelp: {
     kubeconfig: 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)',
@@ -50,6 +53,7 @@ export const cloud: Command = {
     'webhook-host': 'address the webhook server listens on (default 127.0.0.1)',
     'webhook-mode': 'url (the API server calls https://<host>:<port>; Outpost as a process) or service (in-cluster) (default url)',
     'webhook-cert-dir': 'where the webhook CA and serving certificate are kept across restarts',
+    ...identityOptionHelp,
   },
   async run(v) {
     const le = v['leader-elect'];
@@ -66,11 +70,15 @@ export const cloud: Command = {
       renewDeadlineMs: Math.round(leaseDurationMs * 2 / 3),
       retryPeriodMs: Math.max(500, Math.round(leaseDurationMs / 7)),
     });
-    const hubPort = intFlag('hub-port', v['hub-port'], -1, 65535, 10000);
+    // --state-dir: hub, bootstrap and PKI come from the local cloud's directory (cli/install/local.ts)
+    const hubPort = v['state-dir'] !== undefined ? -1 : intFlag('hub-port', v['hub-port'], -1, 65535, 10000);
     let hub: CloudConfig['hub'];
+    let bootstrap: CloudConfig['bootstrap'];
     if (hubPort >= 0) {
       const protocols = String(v['hub-protocols'] ?? 'websocket,quic').split(',').map((p) => p.trim());
       for (const p of protocols) if (p !== 'websocket' && p !== 'quic') throw new CliError('CLI_USAGE', `--hub-protocols: unknown protocol "${p}" (use websocket, quic or both)`);
+      const identity = await cloudIdentityFromFlags(v, { host: String(v['hub-host'] ?? '0.0.0.0'), port: hubPort });
+      if (identity?.bootstrap) bootstrap = identity.bootstrap;
       const read = (flag: string) => {
         const path = v[flag];
         if (!path) throw new CliError('CLI_USAGE', `--${flag} is required when the hub runs (or pass --hub-port -1)`);
@@ -81,7 +89,7 @@ export const cloud: Command = {
         }
       };
       hub = { host: String(v['hub-host'] ?? '0.0.0.0'), port: hubPort, protocols: protocols as ('websocket' | 'quic')[],
-        tls: { ca: read('hub-ca-file'), cert: read('hub-cert-file'), key: read('hub-key-file') } };
+        tls: identity?.tls ?? { ca: read('hub-ca-file'), cert: read('hub-cert-file'), key: read('hub-key-file') } };
     }
     const webhookPort = intFlag('webhook-port', v['webhook-port'], -1, 65535, -1);
     const mode = String(v['webhook-mode'] ?? 'url');
@@ -89,12 +97,17 @@ export const cloud: Command = {
     const webhooks = webhookPort >= 0
       ? { host: String(v['webhook-host'] ?? '127.0.0.1'), port: webhookPort, mode: mode as 'url' | 'service', ...(v['webhook-cert-dir'] ? { certDir: String(v['webhook-cert-dir']) } : {}) }
       : undefined;
-    const c = await startCloud(Object.freeze({ ...cfg, ...(hub ? { hub } : {}), ...(webhooks ? { webhooks } : {}) }));
+    const stateDir = v['state-dir'] === undefined ? undefined : String(v['state-dir']);
+    const c = await startCloud(Object.freeze(stateDir
+      ? { ...(await localCloudConfig(stateDir, v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {})), ...(webhooks ? { webhooks } : {}) }
+      : { ...cfg, ...(hub ? { hub } : {}), ...(bootstrap ? { bootstrap } : {}), ...(webhooks ? { webhooks } : {}) }));
+    if (stateDir) writeCloudPid(stateDir);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
     await c.stop();
+    if (stateDir) removeCloudPid(stateDir);
     return 0;
   },
 };

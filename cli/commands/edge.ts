@@ -1,14 +1,40 @@
 import type { Command } from '../command.ts';
 import { CliError } from '../errors.ts';
-import { buildEdgeConfig, EdgeConfigError } from '../../edge/config.ts';
+import { buildEdgeConfig, EdgeConfigError, type EdgeConfigInput } from '../../edge/config.ts';
 import { startEdge } from '../../edge/agent.ts';
+
+/**
+ * Runs the agent until SIGINT/SIGTERM (also used by `outpost join`). With a
+ * root directory, SIGHUP makes it check its certificate now (adopting one a
+ * `join --force-reenroll` wrote, or renewing when due).
+ */
+export async function runEdgeAgent(input: EdgeConfigInput): Promise<number> {
+  let cfg;
+  try {
+    cfg = buildEdgeConfig(input);
+  } catch (err) {
+    if (err instanceof EdgeConfigError) throw new CliError('CLI_USAGE', err.message);
+    throw err;
+  }
+  const agent = await startEdge(cfg);
+  const hup = () => void agent.identity.rotator?.check();
+  process.on('SIGHUP', hup);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  process.off('SIGHUP', hup);
+  await agent.stop();
+  return 0;
+}
 
 /** `outpost edge`: runs the edge agent until SIGINT/SIGTERM. */
 export const edge: Command = {
   name: 'edge',
   summary: 'run the edge agent: local store synced with the cloud hub, offline-first',
-  usage: 'outpost edge --node-name NAME --hub HOST:PORT --data-dir DIR --ca-file F --cert-file F --key-file F [--hub-protocol auto|quic|websocket]',
+  usage: 'outpost edge --root DIR | --node-name NAME --hub HOST:PORT --data-dir DIR --ca-file F --cert-file F --key-file F [--hub-protocol auto|quic|websocket]',
   options: {
+    root: { type: 'string' },
     'node-name': { type: 'string' },
     hub: { type: 'string' },
     'quic-port': { type: 'string' },
@@ -20,6 +46,7 @@ export const edge: Command = {
     'key-file': { type: 'string' },
   },
   optionHelp: {
+    root: 'run from the directory "outpost join" wrote (config.yaml, pki/, data/); renews the certificate before it expires',
     'node-name': 'this node\'s name (must match the certificate CN system:node:<name>)',
     hub: 'cloud hub address host:port (WebSocket over TCP; QUIC over UDP on the same port unless --quic-port)',
     'quic-port': 'UDP port of the hub\'s QUIC listener',
@@ -31,23 +58,10 @@ export const edge: Command = {
     'key-file': 'this node\'s private key',
   },
   async run(v) {
-    let cfg;
-    try {
-      cfg = buildEdgeConfig({
-        nodeName: v['node-name'] as string | undefined, hub: v.hub as string | undefined, quicPort: v['quic-port'] as string | undefined,
-        hubProtocol: v['hub-protocol'] as string | undefined, serverName: v['server-name'] as string | undefined, dataDir: v['data-dir'] as string | undefined,
-        caFile: v['ca-file'] as string | undefined, certFile: v['cert-file'] as string | undefined, keyFile: v['key-file'] as string | undefined,
-      });
-    } catch (err) {
-      if (err instanceof EdgeConfigError) throw new CliError('CLI_USAGE', err.message);
-      throw err;
-    }
-    const agent = await startEdge(cfg);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
+    const str = (k: string) => v[k] as string | undefined;
+    return runEdgeAgent({
+      nodeName: str('node-name'), hub: str('hub'), quicPort: str('quic-port'), hubProtocol: str('hub-protocol'), serverName: str('server-name'),
+      dataDir: str('data-dir'), caFile: str('ca-file'), certFile: str('cert-file'), keyFile: str('key-file'), root: str('root'),
     });
-    await agent.stop();
-    return 0;
   },
 };

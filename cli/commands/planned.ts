@@ -12,9 +12,4 @@ function planned(name: string, summary: string, issue: string): Command {
 }
 
 export const plannedCommands: Command[] = [
-  planned('init', 'install Outpost into the current cluster', 'install and join issue'),
-  planned('gettoken', 'print a join token for a new edge node', 'install and join issue'),
-  planned('join', 'join this machine to a cluster as an edge node', 'install and join issue'),
-  planned('reset', 'remove Outpost from this machine', 'install and join issue'),
-  planned('doctor', 'check clocks, ports, certificates, store, broker and runtime', 'install and join issue'),
 ];

@@ -141,10 +141,12 @@ export class Meta {
   readonly #get: StatementSync;
   readonly #set: StatementSync;
   readonly #del: StatementSync;
+  readonly #list: StatementSync;
   constructor(db: Database) {
     this.#get = db.sql.prepare('SELECT value FROM meta WHERE key = ?');
     this.#set = db.sql.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.#del = db.sql.prepare('DELETE FROM meta WHERE key = ?');
+    this.#list = db.sql.prepare('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key');
   }
   get(key: string): string | undefined {
     return (this.#get.get(key) as { value: string } | undefined)?.value;
@@ -155,6 +157,10 @@ export class Meta {
   }
   delete(key: string): void {
     this.#del.run(key);
+  }
+  /** Every entry whose key starts with `prefix`, ordered by key (e.g. the pod records under `pods/`). */
+  entries(prefix: string): [key: string, value: string][] {
+    return (this.#list.all(prefix, `${prefix}\uffff`) as { key: string; value: string }[]).map((r) => [r.key, r.value]);
   }
 }
 

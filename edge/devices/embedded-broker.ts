@@ -1,0 +1,77 @@
+// The embedded MQTT broker (aedes 1.x, MQTT 3.1.1; platform-notes §4). The
+// twin subscribes and publishes through the broker object itself, not
+// through a client connection, so its traffic costs no socket and no packet
+// encoding.
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Aedes } from 'aedes';
+import type { Logger } from '../../lib/log.ts';
+import { DeviceError } from './errors.ts';
+import type { EventBus, MessageHandler, PublishOptions } from './event-bus.ts';
+
+export interface EmbeddedBroker extends EventBus {
+  /** Bound address (port 0 picks a free port). */
+  readonly address: { host: string; port: number };
+  /** Number of connected MQTT clients (device apps). */
+  readonly clients: number;
+}
+
+/** Starts aedes and listens on host:port. Throws DEVICE_BROKER_FAILED when the port cannot be bound. */
+export async function openEmbeddedBroker(cfg: { host: string; port: number }, log: Logger): Promise<EmbeddedBroker> {
+  const l = log.child({ component: 'mqtt', broker: 'embedded' });
+  // queueLimit bounds what a slow subscriber may owe us before aedes drops it.
+  const broker = await Aedes.createBroker({ queueLimit: 10_000, concurrency: 1000, maxClientsIdLength: 128 });
+  broker.on('clientError', (client, err) => l.debug('MQTT client error', { client: client?.id, err }));
+  broker.on('connectionError', (_client, err) => l.debug('MQTT connection error', { err }));
+  const server: Server = createServer((socket) => broker.handle(socket));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      broker.close();
+      reject(new DeviceError('DEVICE_BROKER_FAILED', `embedded MQTT broker cannot listen on ${cfg.host}:${cfg.port} (${err.code ?? err.message}); free the port, pick another with --mqtt-port, or use an external broker with --mqtt mqtt://host:port`, { cause: err }));
+    });
+    server.listen(cfg.port, cfg.host, () => resolve());
+  });
+  server.on('error', (err) => l.error('MQTT listener failed', { err }));
+  const a = server.address() as AddressInfo;
+  const address = { host: cfg.host, port: a.port };
+  let closed = false;
+  l.info('Started embedded MQTT broker', { address: `${address.host}:${address.port}` });
+  const bus: EmbeddedBroker = {
+    kind: 'embedded',
+    url: `mqtt://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`,
+    address,
+    get clients() {
+      return broker.connectedClients;
+    },
+    subscribe(filter: string, handler: MessageHandler): Promise<void> {
+      if (closed) return Promise.reject(new DeviceError('DEVICE_BUS_CLOSED', 'the MQTT event bus is closed'));
+      return new Promise((resolve) => {
+        broker.subscribe(filter, (packet, cb) => {
+          try {
+            handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+          } catch (err) {
+            l.error('MQTT handler failed', { topic: packet.topic, err });
+          }
+          cb();
+        }, () => resolve());
+      });
+    },
+    publish(topic: string, payload: Uint8Array | string, opts: PublishOptions = {}): Promise<void> {
+      if (closed) return Promise.reject(new DeviceError('DEVICE_BUS_CLOSED', 'the MQTT event bus is closed'));
+      return new Promise((resolve, reject) => {
+        broker.publish(
+          { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), qos: opts.qos ?? 0, retain: opts.retain ?? false, dup: false },
+          (err) => (err ? reject(new DeviceError('DEVICE_BUS_CLOSED', `publish to ${topic} failed: ${err.message}`, { cause: err })) : resolve()),
+        );
+      });
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      l.info('Stopped embedded MQTT broker');
+    },
+  };
+  return bus;
+}

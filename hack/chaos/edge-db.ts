@@ -1,0 +1,64 @@
+/**
+ * Read-side access to a chaos edge's SQLite store from the harness process:
+ * inventory and outbox size while the agent runs (a second, read-only
+ * connection; WAL lets it read without blocking the writer), and the
+ * integrity check and the `chaos.expect.*` rows once the agent is dead.
+ */
+import { existsSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+
+export const EXPECT_PREFIX = 'chaos.expect.';
+
+export interface EdgeDbSnapshot {
+  inventory: Map<string, string>;
+  outboxRows: number;
+  outboxDropped: number;
+}
+
+function withDb<T>(path: string, readOnly: boolean, fn: (db: DatabaseSync) => T): T {
+  const db = new DatabaseSync(path, { readOnly, timeout: 5000 });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** What the edge holds now; undefined while its store does not exist yet. */
+export function snapshot(path: string): EdgeDbSnapshot | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return withDb(path, true, (db) => {
+      const inventory = new Map<string, string>();
+      for (const r of db.prepare('SELECT key, resource_version AS rv FROM objects').all() as { key: string; rv: string }[]) inventory.set(r.key, r.rv);
+      const t = db.prepare('SELECT rows, dropped FROM outbox_totals WHERE id = 1').get() as { rows: number; dropped: number } | undefined;
+      return { inventory, outboxRows: t?.rows ?? 0, outboxDropped: t?.dropped ?? 0 };
+    });
+  } catch {
+    return undefined; // mid-creation (schema not there yet)
+  }
+}
+
+/**
+ * `PRAGMA integrity_check` on a store whose agent is not running (opening
+ * read-write replays the WAL a kill -9 left, as the agent's own restart would).
+ */
+export function integrityCheck(path: string): { ok: boolean; problems: string[] } {
+  if (!existsSync(path)) return { ok: true, problems: [] };
+  return withDb(path, false, (db) => {
+    const rows = db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[];
+    const problems = rows.map((r) => r.integrity_check).filter((m) => m !== 'ok');
+    return { ok: problems.length === 0, problems };
+  });
+}
+
+/** The newest value of every report kind the chaos edge queued (`chaos.expect.<what>` → JSON). */
+export function expectations(path: string): Map<string, unknown> {
+  return withDb(path, true, (db) => {
+    const out = new Map<string, unknown>();
+    for (const r of db.prepare('SELECT key, value FROM meta WHERE key LIKE ?').all(`${EXPECT_PREFIX}%`) as { key: string; value: string }[]) {
+      out.set(r.key.slice(EXPECT_PREFIX.length), JSON.parse(r.value) as unknown);
+    }
+    return out;
+  });
+}

@@ -1,0 +1,341 @@
+/**
+ * One chaos run (issue "Chaos and hostile-input suite", deliverable 2):
+ * start the cloud and the edges in their namespaces, seed the workload, wait
+ * for the first sync and take the memory baseline; then run the seeded fault
+ * schedule while the workload churns the API and the edges churn reports;
+ * then heal everything and check the convergence property:
+ *
+ *  1. every edge store equals what the API server says the node must hold
+ *     (inventory digests, the expected set computed independently: expected.ts);
+ *  2. every upstream report's newest value reached the API server (outboxes
+ *     drained, and the `chaos.expect.*` rows the edges wrote atomically with
+ *     each report match the Node, Lease, Event and Pod objects);
+ *  3. no SQLite file is corrupt (integrity_check after every kill -9 and at the end);
+ *  4. RSS of the cloud and the edges came back near the baseline;
+ *  5. no process died unless the harness killed it.
+ *
+ * Plus a measured partition (the docs' "bytes and time to converge after a
+ * partition"). Returns named checks and figures; run.ts prints them.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeApiError, KubeClient } from '../../controllers/runtime/index.ts';
+import { inventoryDigest } from '../../edge/protocol/index.ts';
+import { ChaosHarness, sleep, type EdgeSpec } from '../../hack/chaos/harness.ts';
+import { expectations, snapshot } from '../../hack/chaos/edge-db.ts';
+import { Prng } from '../../hack/chaos/prng.ts';
+import { countByKind, makeSchedule, scheduleEndMs } from '../../hack/chaos/schedule.ts';
+import { diff, expectedInventory, readSnapshot, type ApiObject } from './expected.ts';
+import { Workload } from './workload.ts';
+
+export interface ChaosOptions {
+  seed: number;
+  events: number;
+  kubeconfig: string;
+  edges: EdgeSpec[];
+  meanGapMs: number;
+  convergeTimeoutMs: number;
+  /** Memory may grow by this factor over the baseline... */
+  memoryFactor: number;
+  /** ...or by this many bytes, whichever is larger. */
+  memorySlackBytes: number;
+  keepWorkDir: boolean;
+  log: (line: string) => void;
+}
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ChaosResult {
+  seed: number;
+  checks: Check[];
+  figures: Record<string, unknown>;
+  workDir: string;
+}
+
+const MiB = 1024 * 1024;
+const mb = (n: number | undefined) => (n === undefined ? 'n/a' : `${(n / MiB).toFixed(1)} MB`);
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const rng = new Prng(o.seed);
+  const checks: Check[] = [];
+  const figures: Record<string, unknown> = { seed: o.seed, edges: o.edges.map((e) => e.protocol) };
+  const check = (name: string, ok: boolean, detail = '') => {
+    checks.push({ name, ok, detail });
+    o.log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
+  };
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(o.kubeconfig);
+  const client = new KubeClient(kc);
+  const apiPort = Number(new URL(kc.getCurrentCluster()!.server).port);
+  const workDir = mkdtempSync(join(tmpdir(), 'outpost-chaos-'));
+  const ns = `chaos-${Math.random().toString(16).slice(2, 8)}`;
+  const h = new ChaosHarness({ kubeconfig: o.kubeconfig, apiPort, edges: o.edges, namespace: ns, workDir, log: o.log });
+  const devices = await client.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: 'devices.devices.kubeedge.io' }).then(Boolean, () => false);
+  const workload = new Workload({ client, rng: rng.fork('workload'), namespace: ns, nodes: h.nodes, devices });
+  o.log(`chaos: seed ${o.seed}, ${o.events} events, edges ${o.edges.map((e) => e.protocol).join(',')}, work dir ${workDir}, namespace ${ns}`);
+  const t0 = Date.now();
+  try {
+    // --- setup ---------------------------------------------------------------
+    await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    for (let i = 0; i < 100 && !(await client.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace: ns, name: 'default' })); i++) await sleep(100);
+    // Nodes exist before pods are bound to them (else the pod GC removes the pods as orphans).
+    for (const name of h.nodes) {
+      await client.create({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'node-role.kubernetes.io/edge': '', 'chaos.outpost.io/run': ns } } });
+    }
+    await h.start();
+    await workload.seed();
+    const first = await converge(client, h, 90_000);
+    check('initial sync', first.ok, first.ok ? `${(first.ms / 1000).toFixed(1)} s` : first.detail);
+    if (!first.ok) return { seed: o.seed, checks, figures, workDir };
+    await sleep(3000);
+    const baseline = h.rss();
+    figures.memoryBaseline = { cloud: baseline.cloud, edges: baseline.edges };
+    o.log(`chaos: memory baseline cloud ${mb(baseline.cloud)}, edges ${baseline.edges.map(mb).join(', ')}`);
+
+    // --- chaos ---------------------------------------------------------------
+    const schedule = makeSchedule(rng.fork('faults'), { events: o.events, edges: o.edges, meanGapMs: o.meanGapMs, protectedEdges: [0] });
+    figures.scheduled = countByKind(schedule);
+    o.log(`chaos: ${schedule.length} faults over ${(scheduleEndMs(schedule) / 1000).toFixed(0)} s: ${JSON.stringify(figures.scheduled)}`);
+    workload.start();
+    const start = performance.now();
+    const undos: Promise<void>[] = [];
+    let failedApplies = 0;
+    for (const e of schedule) {
+      const wait = start + e.atMs - performance.now();
+      if (wait > 0) await sleep(wait);
+      undos.push((async () => {
+        try {
+          const undo = await h.apply(e);
+          await sleep(e.durationMs);
+          await undo();
+        } catch (err) {
+          failedApplies++;
+          o.log(`chaos: fault ${e.index} (${e.kind}) failed: ${(err as Error).message}`);
+        }
+      })());
+    }
+    await Promise.all(undos);
+    await workload.stop();
+    const chaosMs = performance.now() - start;
+    figures.chaosSeconds = Math.round(chaosMs / 1000);
+    figures.applied = Object.fromEntries(h.applied);
+    figures.skipped = Object.fromEntries(h.skipped);
+    figures.workloadOps = Object.fromEntries(workload.ops);
+    figures.workloadErrors = Object.fromEntries(workload.errors);
+    const appliedTotal = [...h.applied.values()].reduce((a, b) => a + b, 0);
+    const skippedTotal = [...h.skipped.values()].reduce((a, b) => a + b, 0);
+    check('fault schedule ran', failedApplies === 0 && appliedTotal + skippedTotal === o.events,
+      `${appliedTotal} applied, ${skippedTotal} skipped (kill of a process already down), ${failedApplies} failed, in ${(chaosMs / 1000).toFixed(0)} s`);
+
+    // --- convergence -----------------------------------------------------------
+    await h.heal();
+    h.quiesce();
+    const conv = await converge(client, h, o.convergeTimeoutMs);
+    figures.convergeSeconds = conv.ms / 1000;
+    check('every edge store equals its routing set (digests), outboxes drained, deletions confirmed', conv.ok, conv.ok ? `${(conv.ms / 1000).toFixed(1)} s after the last fault` : conv.detail);
+
+    // --- measured partition -------------------------------------------------------
+    if (conv.ok) {
+      const p = await measuredPartition(client, h, ns, o.log);
+      figures.partition = p;
+      check('converges after a 20 s partition with 30 changes', p.ok, p.detail);
+    }
+
+    // --- memory ----------------------------------------------------------------------
+    await sleep(3000);
+    const after = h.rss();
+    figures.memoryAfter = { cloud: after.cloud, edges: after.edges };
+    const near = (b: number | undefined, a: number | undefined) => b !== undefined && a !== undefined && a <= Math.max(b * o.memoryFactor, b + o.memorySlackBytes);
+    check('cloud RSS back near its baseline', near(baseline.cloud, after.cloud), `${mb(baseline.cloud)} → ${mb(after.cloud)} (cloud incarnation ${h.cloud.incarnation})`);
+    for (let i = 0; i < h.edges.length; i++) {
+      check(`edge e${i} RSS back near its baseline`, near(baseline.edges[i], after.edges[i]), `${mb(baseline.edges[i])} → ${mb(after.edges[i])} (incarnation ${h.edges[i]!.incarnation}${i === 0 ? ', never killed' : ''})`);
+    }
+
+    // --- stores and upstream values -------------------------------------------------
+    await h.killEdgesAndCheck();
+    const bad = h.integrity.filter((r) => !r.ok);
+    check('no SQLite store is corrupt (integrity_check after every kill -9 and at the end)', bad.length === 0,
+      `${h.integrity.length} checks${bad.length ? `; failed: ${bad.map((r) => `e${r.edge} ${r.at}: ${r.problems.slice(0, 3).join('; ')}`).join(' | ')}` : ''}`);
+    figures.integrityChecks = h.integrity.length;
+    for (let i = 0; i < h.edges.length; i++) {
+      const r = await upstreamCheck(client, h, i);
+      check(`edge e${i}: newest value of every report reached the API server`, r.ok, r.detail);
+    }
+    check('no process exited unless the harness killed it', h.crashes.length === 0,
+      h.crashes.map((c) => `${c.name}#${c.incarnation} code ${c.code} signal ${c.signal} (${c.logFile})`).join('; '));
+    figures.relay = await h.relayStats().catch(() => undefined);
+    figures.totalSeconds = Math.round((Date.now() - t0) / 1000);
+    return { seed: o.seed, checks, figures, workDir };
+  } catch (err) {
+    check('harness ran to the end', false, (err as Error).stack ?? String(err));
+    return { seed: o.seed, checks, figures, workDir };
+  } finally {
+    await workload.stop().catch(() => undefined);
+    await h.stop();
+    for (const name of h.nodes) {
+      await client.request('DELETE', `/api/v1/nodes/${name}`).catch(() => undefined);
+      await client.request('DELETE', '/api/v1/namespaces/default/events', { query: { fieldSelector: `involvedObject.name=${name}` } }).catch(() => undefined);
+    }
+    await client.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => undefined);
+    if (!o.keepWorkDir && checks.every((c) => c.ok)) rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+interface Converged {
+  ok: boolean;
+  ms: number;
+  detail: string;
+}
+
+/** Polls until every edge holds exactly its expected set, its outbox is empty and no bound pod is terminating. */
+async function converge(client: KubeClient, h: ChaosHarness, timeoutMs: number, only?: number): Promise<Converged> {
+  const t0 = performance.now();
+  let detail = '';
+  while (performance.now() - t0 < timeoutMs) {
+    const api = await readSnapshot(client, h.nodes);
+    const problems: string[] = [];
+    for (let i = 0; i < h.nodes.length; i++) {
+      if (only !== undefined && i !== only) continue;
+      const node = h.nodes[i]!;
+      const want = expectedInventory(node, api);
+      const have = snapshot(h.dbPath(i));
+      if (!have) {
+        problems.push(`e${i}: no store yet`);
+        continue;
+      }
+      if (inventoryDigest(have.inventory) !== inventoryDigest(want)) {
+        const d = diff(have.inventory, want);
+        problems.push(`e${i}: digest differs (missing ${d.missing.length}: ${d.missing.slice(0, 3).join(', ')}; extra ${d.extra.length}: ${d.extra.slice(0, 3).join(', ')}; stale ${d.stale.length}: ${d.stale.slice(0, 3).join(', ')})`);
+      }
+      if (have.outboxRows > 0) problems.push(`e${i}: ${have.outboxRows} reports not acknowledged`);
+      const terminating = (api.podsByNode.get(node) ?? []).filter((p) => p.metadata.deletionTimestamp).map((p) => p.metadata.name);
+      if (terminating.length) problems.push(`e${i}: pods still terminating: ${terminating.join(', ')}`);
+    }
+    if (problems.length === 0) return { ok: true, ms: performance.now() - t0, detail: '' };
+    detail = problems.join('; ');
+    await sleep(1000);
+  }
+  return { ok: false, ms: performance.now() - t0, detail };
+}
+
+/**
+ * Partition one edge for 20 s while 30 objects routed to it change (20
+ * updates, 10 creates), then heal; measures the time until its store matches
+ * and the bytes the hub sent it through the relay after the heal (TLS and
+ * WebSocket/QUIC framing included).
+ */
+async function measuredPartition(client: KubeClient, h: ChaosHarness, ns: string, log: (l: string) => void): Promise<{ ok: boolean; detail: string; seconds?: number; bytesDown?: number; noChangeBytesDown?: number; noChangeSeconds?: number; edge: number }> {
+  const edge = h.nodes.length > 1 ? 1 : 0;
+  const node = h.nodes[edge]!;
+  const names = Array.from({ length: 30 }, (_, i) => `part-${i}`);
+  for (const n of names.slice(0, 20)) await client.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n, namespace: ns }, data: { v: 'x'.repeat(1024) } });
+  await client.create({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'partitioned', namespace: ns },
+    spec: { nodeName: node, containers: [{ name: 'c', image: 'busybox:1.36' }], volumes: names.map((n, i) => ({ name: `v${i}`, configMap: { name: n, optional: true } })) },
+  } as never);
+  const pre = await converge(client, h, 60_000, edge);
+  if (!pre.ok) return { ok: false, detail: `did not converge before the partition: ${pre.detail}`, edge };
+
+  // 1. a 20 s partition with no changes: what does resuming cost?
+  const bytes = async () => (await h.relayStats())[`e${edge}`]!.bytesDown;
+  await h.partition(edge, true);
+  await sleep(20_000);
+  let b0 = await bytes();
+  await h.partition(edge, false);
+  let t = performance.now();
+  await waitReconnected(h, edge, 30_000);
+  const quiet = await converge(client, h, 60_000, edge);
+  await sleep(2000);
+  const noChangeBytesDown = (await bytes()) - b0;
+  const noChangeSeconds = (performance.now() - t) / 1000;
+
+  // 2. a 20 s partition with 30 changes
+  await h.partition(edge, true);
+  for (const n of names.slice(0, 20)) await client.replace({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n, namespace: ns }, data: { v: 'y'.repeat(1024) } });
+  for (const n of names.slice(20)) await client.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n, namespace: ns }, data: { v: 'z'.repeat(1024) } });
+  await sleep(20_000);
+  b0 = await bytes();
+  t = performance.now();
+  await h.partition(edge, false);
+  const c = await converge(client, h, 60_000, edge);
+  const seconds = (performance.now() - t) / 1000;
+  await sleep(2000);
+  const bytesDown = (await bytes()) - b0;
+  log(`chaos: partition figures: no changes → ${noChangeBytesDown} B down, converged in ${noChangeSeconds.toFixed(1)} s; 30 changes (≈30 KiB of data) → ${bytesDown} B down, converged in ${seconds.toFixed(1)} s`);
+  const ok = c.ok && quiet.ok;
+  return {
+    ok, edge, seconds, bytesDown, noChangeBytesDown, noChangeSeconds,
+    detail: ok ? `converged ${seconds.toFixed(1)} s after healing, ${(bytesDown / 1024).toFixed(1)} KiB down (no-change partition: ${(noChangeBytesDown / 1024).toFixed(1)} KiB)` : `${quiet.detail} ${c.detail}`,
+  };
+}
+
+/** Waits until the edge's relay saw a new TCP connection or UDP traffic after a heal (best effort). */
+async function waitReconnected(h: ChaosHarness, edge: number, timeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  const first = (await h.relayStats())[`e${edge}`]!;
+  while (performance.now() - t0 < timeoutMs) {
+    const s = (await h.relayStats())[`e${edge}`]!;
+    if (s.tcpConnections > first.tcpConnections || s.bytesDown > first.bytesDown + 2048) return;
+    await sleep(250);
+  }
+}
+
+/** Compares the newest value of each report kind the edge queued with the API server. */
+async function upstreamCheck(client: KubeClient, h: ChaosHarness, i: number): Promise<{ ok: boolean; detail: string }> {
+  const node = h.nodes[i]!;
+  const exp = expectations(h.dbPath(i));
+  const snap = snapshot(h.dbPath(i));
+  const problems: string[] = [];
+  let checked = 0;
+  if (snap && snap.outboxRows > 0) problems.push(`${snap.outboxRows} reports still in the outbox`);
+  const nodeObj = await client.get<ApiObject & { status?: { conditions?: { type: string; message?: string }[] } }>({ apiVersion: 'v1', kind: 'Node', name: node });
+  const reg = exp.get('node-register') as { boot: number } | undefined;
+  if (reg) {
+    checked++;
+    const got = nodeObj?.metadata.labels?.['chaos.outpost.io/boot'];
+    if (got !== String(reg.boot)) problems.push(`node-register: label boot=${got}, newest queued ${reg.boot}`);
+  }
+  const st = exp.get('node-status') as { seq: number } | undefined;
+  if (st) {
+    checked++;
+    const got = nodeObj?.status?.conditions?.find((c) => c.type === 'OutpostChaos')?.message;
+    if (got !== `seq=${st.seq}`) problems.push(`node-status: ${got}, newest queued seq=${st.seq}`);
+  }
+  const lease = exp.get('lease') as { renewTime: string } | undefined;
+  if (lease) {
+    checked++;
+    const got = (await client.get<{ spec?: { renewTime?: string } }>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: 'kube-node-lease', name: node }))?.spec?.renewTime;
+    if (got !== lease.renewTime) problems.push(`lease: renewTime ${got}, newest queued ${lease.renewTime}`);
+  }
+  const ev = exp.get('event') as { count: number } | undefined;
+  if (ev) {
+    const names = new Set((await client.list<ApiObject>('/api/v1/namespaces/default/events', { fieldSelector: `involvedObject.name=${node}` })).items.map((e) => e.metadata.name));
+    const missing = Array.from({ length: ev.count }, (_, k) => `${node}.chaos.${k + 1}`).filter((n) => !names.has(n));
+    checked += ev.count;
+    const dropped = snap?.outboxDropped ?? 0;
+    if (missing.length > dropped) problems.push(`events: ${missing.length} of ${ev.count} missing (${dropped} dropped by the outbox bound): ${missing.slice(0, 5).join(', ')}`);
+  }
+  for (const [k, v] of exp) {
+    if (!k.startsWith('pod-status.')) continue;
+    checked++;
+    const key = k.slice('pod-status.'.length);
+    const [, , pns, pname] = key.split('/') as [string, string, string, string];
+    const want = v as { uid: string; seq?: number; deleted?: boolean };
+    let pod: (ApiObject & { status?: { message?: string } }) | undefined;
+    try {
+      pod = await client.get({ apiVersion: 'v1', kind: 'Pod', namespace: pns, name: pname });
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
+    }
+    if (!pod || pod.metadata.uid !== want.uid) continue; // gone or recreated: the report was rightly refused
+    if (want.deleted) problems.push(`${key}: the edge confirmed the deletion of uid ${want.uid} but the pod still exists`);
+    else if (pod.status?.message !== `seq=${want.seq}`) problems.push(`${key}: status.message ${pod.status?.message}, newest queued seq=${want.seq}`);
+  }
+  return { ok: problems.length === 0 && checked > 0, detail: problems.length ? problems.slice(0, 8).join('; ') : `${checked} values checked` };
+}
