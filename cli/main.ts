@@ -37,8 +37,7 @@ function topHelp(): string {
     'outpost: Kubernetes-native edge computing (KubeEdge-compatible APIs)', '',
     'usage: outpost <command> [flags]', '', 'commands:',
     ...ready.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`), '',
-    'not available yet (listed so you know they are coming):',
-    ...later.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`), '',
+    ...(later.length ? ['not available yet (listed so you know they are coming):', ...later.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`), ''] : []),
     'Run "outpost <command> --help" for its flags.',
   ].join('\n');
 }

@@ -9,6 +9,8 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { Manager } from '../controllers/runtime/index.ts';
 import { addNodeGroupController } from '../controllers/nodegroup/controller.ts';
 import { addEdgeApplicationController } from '../controllers/edgeapplication/controller.ts';
+import { addDeviceController, addDeviceStatusWriter } from '../controllers/device/controller.ts';
+import type { DeviceStatusWriter } from '../controllers/device/status-writer.ts';
 import type { Listener } from '../edge/transport/index.ts';
 import { CloudHub } from './hub/hub.ts';
 import { InformerSources } from './hub/informer-sources.ts';
@@ -16,6 +18,8 @@ import { KubeReportHandler } from './hub/reports.ts';
 import { startWebhooks, type Webhooks } from '../webhooks/index.ts';
 import { collectionPath } from '../controllers/runtime/index.ts';
 import { startCloudBootstrap, type BootstrapConfig, type BootstrapServer } from './bootstrap/index.ts';
+import { KubeletEndpoints, type KubeletEndpointConfig } from './kubelet/endpoints.ts';
+import { discoverKubeletClientCa } from './kubelet/client-ca.ts';
 
 export interface CloudConfig {
   kubeconfig?: string;
@@ -32,8 +36,11 @@ export interface CloudConfig {
   /** CloudHub; absent = no hub in this process. */
   hub?: HubConfig;
   /** Bootstrap HTTPS endpoint (join, renew, /ca.crt; cloud/bootstrap); absent = none. */
-  bootstrap?: BootstrapConfig;  /** Admission webhooks; absent = not served by this process. */
-  webhooks?: { host: string; port: number; mode: 'url' | 'service'; advertiseHost?: string; certDir?: string };
+  bootstrap?: BootstrapConfig;
+  /** Admission webhooks; absent = not served by this process. `service` is required in service mode. */
+  webhooks?: { host: string; port: number; mode: 'url' | 'service'; advertiseHost?: string; certDir?: string; service?: { namespace: string; name: string } };
+  /** Kubelet endpoint for edge nodes (kubectl logs/exec/attach/port-forward/top; cloud/kubelet); needs `hub`. `clientCa` absent: read from kube-system/extension-apiserver-authentication. */
+  kubelet?: Omit<KubeletEndpointConfig, 'clientCa'> & { clientCa?: string };
 }
 
 export interface HubConfig {
@@ -62,10 +69,13 @@ export interface Cloud {
   manager: Manager;
   hub?: CloudHub;
   webhooks?: Webhooks;
+  kubelet?: KubeletEndpoints;
   /** Bound hub addresses per protocol. */
   hubAddresses: Partial<Record<'websocket' | 'quic', { host: string; port: number }>>;
   /** The bootstrap server, when configured. */
   bootstrap?: BootstrapServer;
+  /** Writes edge device twins/states into Device status (with the hub). */
+  deviceStatus?: DeviceStatusWriter;
   stop(): Promise<void>;
 }
 
@@ -94,11 +104,17 @@ export async function startCloud(cfg: CloudConfig, opts: { log?: Logger; onLeade
   });
   addNodeGroupController(manager);
   addEdgeApplicationController(manager);
+  addDeviceController(manager);
   let hub: CloudHub | undefined;
+  const kubelet = cfg.hub && cfg.kubelet ? new KubeletEndpoints({ ...cfg.kubelet, clientCa: cfg.kubelet.clientCa ?? await discoverKubeletClientCa(manager.client!) }, { client: manager.client!, log }) : undefined;
+  let deviceStatus: DeviceStatusWriter | undefined;
   if (cfg.hub) {
     const sources = new InformerSources(manager.informers);
+    const reports = new KubeReportHandler(manager.client!, sources, log);
+    // device twins/states reported by edges → Device status, coalesced per report cycle
+    deviceStatus = addDeviceStatusWriter(manager, reports, log);
     hub = new CloudHub({
-      sources, log, reports: new KubeReportHandler(manager.client!, sources, log),
+      sources, log, reports: kubelet ? kubelet.wrapReports(reports) : reports,
       ...(cfg.hub.heartbeatMs ? { session: { heartbeatMs: cfg.hub.heartbeatMs } } : {}),
     });
   }
@@ -109,6 +125,8 @@ export async function startCloud(cfg: CloudConfig, opts: { log?: Logger; onLeade
   const listeners: Listener[] = [];
   const hubAddresses: Cloud['hubAddresses'] = {};
   if (cfg.hub && hub) {
+    // before the listeners: the first session must get its kubelet endpoint
+    await kubelet?.start(hub);
     let port = cfg.hub.port;
     for (const protocol of cfg.hub.protocols) {
       const mod = protocol === 'websocket' ? await import('../edge/transport/websocket.ts') : await import('../edge/transport/quic.ts');
@@ -126,14 +144,17 @@ export async function startCloud(cfg: CloudConfig, opts: { log?: Logger; onLeade
     host: cfg.webhooks.host, port: cfg.webhooks.port, mode: cfg.webhooks.mode,
     ...(cfg.webhooks.advertiseHost ? { advertiseHost: cfg.webhooks.advertiseHost } : {}),
     ...(cfg.webhooks.certDir ? { certDir: cfg.webhooks.certDir } : {}),
+    ...(cfg.webhooks.service ? { service: cfg.webhooks.service } : {}),
   }) : undefined;
   log.info('Started cloud', { identity: cfg.identity, leaderElect: cfg.leaderElect, health: manager.httpAddress(), hub: hubAddresses, webhooks: webhooks !== undefined });
   return {
-    manager, ...(hub ? { hub } : {}), hubAddresses, ...(bootstrap ? { bootstrap } : {}), ...(webhooks ? { webhooks } : {}),
+    manager, ...(hub ? { hub } : {}), ...(kubelet ? { kubelet } : {}), hubAddresses, ...(bootstrap ? { bootstrap } : {}), ...(webhooks ? { webhooks } : {}), ...(deviceStatus ? { deviceStatus } : {}),
     async stop() {
       await webhooks?.stop();
       await bootstrap?.close();
+      await kubelet?.close();
       await hub?.close();
+      deviceStatus?.stop();
       await Promise.all(listeners.map((l) => l.close()));
       await manager.stop();
     },

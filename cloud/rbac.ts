@@ -9,6 +9,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { rbac as nodeGroupRules } from '../controllers/nodegroup/controller.ts';
 import { rbacRules as edgeApplicationRules } from '../controllers/edgeapplication/controller.ts';
+import { rbac as deviceRules } from '../controllers/device/controller.ts';
 import { webhookRbacRules } from '../webhooks/definitions.ts';
 
 /**
@@ -79,7 +80,7 @@ export function rbacObjects(ns = cloudNamespace): k8s.KubernetesObject[] {
   const subject = [{ kind: 'ServiceAccount', name: cloudServiceAccount, namespace: ns }];
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: cloudServiceAccount, namespace: ns, labels } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'outpost-cloud', labels }, rules: mergeRules(nodeGroupRules, edgeApplicationRules, hubRbacRules) } as k8s.V1ClusterRole,
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'outpost-cloud', labels }, rules: mergeRules(nodeGroupRules, edgeApplicationRules, deviceRules, hubRbacRules) } as k8s.V1ClusterRole,
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'outpost-cloud', labels }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'outpost-cloud' }, subjects: subject } as k8s.V1ClusterRoleBinding,
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'outpost-webhooks', labels }, rules: mergeRules(webhookRbacRules) } as k8s.V1ClusterRole,
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'outpost-webhooks', labels }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'outpost-webhooks' }, subjects: subject } as k8s.V1ClusterRoleBinding,

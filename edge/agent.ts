@@ -14,6 +14,9 @@ import type { EdgeConfig } from './config.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import type { Link } from './transport/index.ts';
 import { startAgentIdentity, type AgentIdentity } from './identity/agent-identity.ts';
+import { startNodeWorkloads, type NodeWorkloads } from './node/workloads.ts';
+import { attachDevices, type DevicesHandle } from './devices/attach.ts';
+import { attachKubelet } from './kubelet/index.ts';
 
 export interface EdgeAgent {
   config: EdgeConfig;
@@ -23,6 +26,10 @@ export interface EdgeAgent {
   identity: AgentIdentity;
   /** The TLS material in use (changes when the certificate is renewed). */
   readonly tls: EdgeConfig['tls'];
+  /** Node lifecycle and pods (edge/node, edge/pods); empty when the config has neither. */
+  workloads: NodeWorkloads;
+  /** Device twin, MQTT and mappers, loaded when the first Device arrives (edge/devices). */
+  devices: DevicesHandle;
   stop(): Promise<void>;
 }
 
@@ -52,20 +59,32 @@ export async function startEdge(config: EdgeConfig, opts: { log?: Logger; identi
       return r.link;
     },
   });
+  // before hub.start(): the first Device the hub applies must be seen (attachDevices loads edge/devices lazily)
+  const devices = attachDevices({ store, nodeName: config.nodeName, log, notifyOutbox: () => hub.notifyOutbox(), ...(config.devices ? { config: config.devices } : {}) });
+  // kubectl logs/exec/attach/port-forward/top arrive as tunnel streams on the hub session (edge/kubelet)
+  let podsRef: NodeWorkloads | undefined;
+  const kubelet = attachKubelet(hub, { nodeName: config.nodeName, store, log, pods: () => podsRef?.pods });
   hub.start();
   const identity = startAgentIdentity(config, log, (c, how) => {
     tls = Object.freeze({ ca: c.ca, cert: c.cert, key: c.key });
     // reconnect with the new certificate; the store is untouched and the session resumes by digest
     if (link && !link.closed) void link.close(1000, `certificate ${how}`);
   }, opts.identity);
+  const workloads = await startNodeWorkloads(config, {
+    store, log, notify: () => hub.notifyOutbox(), onSynced: (cb) => hub.onState((st) => st === 'synced' && cb()),
+  });
+  podsRef = workloads;
   log.info('Started edge agent', { dataDir: config.dataDir, hub: `${config.hub.host}:${config.hub.port}`, protocol: config.hub.protocol, objects: store.objects.count() });
   return {
-    config, store, hub, identity,
+    config, store, hub, identity, workloads, devices,
     get tls() {
       return tls;
     },
     async stop() {
       identity.stop();
+      kubelet.stop();
+      await devices.stop();
+      await workloads.stop();
       await hub.stop();
       store.close();
     },

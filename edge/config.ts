@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import type { HubProtocol } from './transport/index.ts';
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { OutpostError } from '../lib/errors.ts';
+import { buildDevicesConfig, type DevicesConfig } from './devices/config.ts';
+import { DeviceError } from './devices/errors.ts';
 import { join } from 'node:path';
 import { IdentityError } from './identity/errors.ts';
 import { readRootConfig, readRootCredentials, rootFiles } from './identity/root.ts';
@@ -20,7 +23,15 @@ export interface EdgeConfig {
   tls: { ca: string; cert: string; key: string };
   /** Set when started from a root directory (`--root`): rotation and re-enrolment (edge/identity). */
   identity?: { root: string; bootstrap: { host: string; port: number; serverName?: string }; caPin: string; rotate: boolean };
+  /** Node lifecycle (registration, lease, status); absent = not registered (store + hub only, as in hub tests). */
+  node?: { ip?: string; heartbeatMs?: number; kubeletPort?: number; maxPods?: number };
+  /** The pod runtime (edge/pods); absent = no pods run. */
+  pods?: { runtime: 'process' | 'cri'; criEndpoint: string; backoff?: { initialMs: number; maxMs: number } };
+  /** Device twin, MQTT broker and mappers (edge/devices); absent = defaults (auto, embedded broker on 127.0.0.1:1883). */
+  devices?: DevicesConfig;
 }
+
+export const defaultCriEndpoint = 'unix:///run/containerd/containerd.sock';
 
 export interface EdgeConfigInput {
   nodeName?: string;
@@ -34,6 +45,16 @@ export interface EdgeConfigInput {
   keyFile?: string;
   /** A root directory written by `outpost join`: config.yaml, pki/, data/. Other fields then override it. */
   root?: string;
+  /** `process` (default) or `cri`. */
+  runtime?: string;
+  criEndpoint?: string;
+  nodeIP?: string;
+  /** `--devices auto|on|off`, `--mqtt embedded|URL`, `--mqtt-host`, `--mqtt-port`, `--mappers on|off` (edge/devices/config.ts). */
+  devices?: string;
+  mqtt?: string;
+  mqttHost?: string;
+  mqttPort?: string;
+  mappers?: string;
 }
 
 const dns1123 = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -81,7 +102,30 @@ function buildFromRoot(i: EdgeConfigInput & { root: string }): EdgeConfig {
       root: i.root, caPin: rc.cloud.caPin, rotate: rc.certificates.rotate,
       bootstrap: Object.freeze({ host: rc.cloud.address, port: rc.cloud.bootstrapPort, ...(serverName ? { serverName } : {}) }),
     }),
+    // config.yaml's runtime.endpoint / broker.url (what `outpost doctor` checks) unless a flag overrides them
+    ...workloadConfig({ ...i, ...(i.runtime === undefined && rc.runtime ? { runtime: 'cri' } : {}), ...(i.criEndpoint ?? rc.runtime?.endpoint ? { criEndpoint: i.criEndpoint ?? rc.runtime?.endpoint } : {}) }),
+    ...deviceConfig({ ...i, ...(i.mqtt ?? rc.broker?.url ? { mqtt: i.mqtt ?? rc.broker?.url } : {}) }),
   });
+}
+
+/** `--runtime`, `--cri-endpoint`, `--node-ip`: the node and pod parts of the config (always on from the CLI). */
+function workloadConfig(i: EdgeConfigInput): Pick<EdgeConfig, 'node' | 'pods'> {
+  const runtime = (i.runtime ?? 'process') as 'process' | 'cri';
+  if (runtime !== 'process' && runtime !== 'cri') bad('--runtime', `must be process (containers as host processes) or cri (containerd), got "${runtime}"`);
+  const criEndpoint = i.criEndpoint ?? defaultCriEndpoint;
+  if (!/^(unix:\/\/)?\/\S+$/.test(criEndpoint)) bad('--cri-endpoint', `"${criEndpoint}" must be a unix socket, e.g. ${defaultCriEndpoint}`);
+  if (i.nodeIP !== undefined && isIP(i.nodeIP) === 0) bad('--node-ip', `"${i.nodeIP}" is not an IP address`);
+  return { node: Object.freeze({ ...(i.nodeIP ? { ip: i.nodeIP } : {}) }), pods: Object.freeze({ runtime, criEndpoint }) };
+}
+
+/** `--devices`, `--mqtt`, `--mqtt-host`, `--mqtt-port`, `--mappers`. */
+function deviceConfig(i: EdgeConfigInput): Pick<EdgeConfig, 'devices'> {
+  try {
+    return { devices: buildDevicesConfig({ devices: i.devices, mqtt: i.mqtt, mqttHost: i.mqttHost, mqttPort: i.mqttPort, mappers: i.mappers }) };
+  } catch (err) {
+    if (err instanceof DeviceError) throw new EdgeConfigError('EDGE_CONFIG_INVALID', err.message);
+    throw err;
+  }
 }
 
 /** Validates the input and returns a frozen config. Throws EDGE_CONFIG_INVALID naming the field. */
@@ -112,5 +156,7 @@ export function buildEdgeConfig(i: EdgeConfigInput): EdgeConfig {
     nodeName, dataDir: i.dataDir,
     hub: Object.freeze({ host, port, protocol, ...(quicPort ? { quicPort } : {}), ...(i.serverName ? { serverName: i.serverName } : {}) }),
     tls: Object.freeze(tls),
+    ...workloadConfig(i),
+    ...deviceConfig(i),
   });
 }

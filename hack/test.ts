@@ -28,8 +28,9 @@ function step(title: string, cmd: string, args: string[]): boolean {
 let checksFailed = 0;
 if (!step('typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json'])) checksFailed++;
 if (!step('lint (eslint)', bin('eslint'), ['.'])) checksFailed++;
-if (!step('generated files are up to date', process.execPath, ['hack/generate.ts', '--check'])) checksFailed++;
-if (!step('generated webhook manifests are up to date', process.execPath, ['hack/generate-webhooks.ts', '--check'])) checksFailed++;
+for (const gen of ['generate', 'generate-webhooks', 'generate-rbac', 'generate-argocd']) {
+  if (!step(`generated files are up to date (hack/${gen}.ts)`, process.execPath, [`hack/${gen}.ts`, '--check'])) checksFailed++;
+}
 
 const out = join(mkdtempSync(join(tmpdir(), 'outpost-test-')), 'vitest.json');
 const projects = quick ? ['--project', 'unit'] : [];

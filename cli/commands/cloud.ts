@@ -5,6 +5,12 @@ import { defaultCloudConfig, startCloud, type CloudConfig } from '../../cloud/cl
 import { cloudIdentityFromFlags, identityOptionHelp, identityOptions } from '../install/cloud-flags.ts';
 import { localCloudConfig, removeCloudPid, writeCloudPid } from '../install/local.ts';
 
+function serviceRef(v: string): { namespace: string; name: string } {
+  const m = /^([a-z0-9-]{1,63})\/([a-z0-9-]{1,63})$/.exec(v);
+  if (!m) throw new CliError('CLI_USAGE', `--webhook-service must be namespace/name, got "${v}"`);
+  return { namespace: m[1]!, name: m[2]! };
+}
+
 function intFlag(name: string, v: unknown, min: number, max: number, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -34,6 +40,7 @@ export const cloud: Command = {
     'webhook-host': { type: 'string' },
     'webhook-mode': { type: 'string' },
     'webhook-cert-dir': { type: 'string' },
+    'webhook-service': { type: 'string' },
     ...identityOptions,
   },
   optionHelp: {
@@ -53,6 +60,7 @@ export const cloud: Command = {
     'webhook-host': 'address the webhook server listens on (default 127.0.0.1)',
     'webhook-mode': 'url (the API server calls https://<host>:<port>; Outpost as a process) or service (in-cluster) (default url)',
     'webhook-cert-dir': 'where the webhook CA and serving certificate are kept across restarts',
+    'webhook-service': 'service mode: namespace/name of the Service in front of the webhook (default outpost-system/outpost-webhook-service)',
     ...identityOptionHelp,
   },
   async run(v) {
@@ -74,11 +82,11 @@ export const cloud: Command = {
     const hubPort = v['state-dir'] !== undefined ? -1 : intFlag('hub-port', v['hub-port'], -1, 65535, 10000);
     let hub: CloudConfig['hub'];
     let bootstrap: CloudConfig['bootstrap'];
+    const identity = v['state-dir'] !== undefined ? undefined : await cloudIdentityFromFlags(v, { host: String(v['hub-host'] ?? '0.0.0.0'), port: hubPort });
+    if (identity?.bootstrap && hubPort >= 0) bootstrap = identity.bootstrap;
     if (hubPort >= 0) {
       const protocols = String(v['hub-protocols'] ?? 'websocket,quic').split(',').map((p) => p.trim());
       for (const p of protocols) if (p !== 'websocket' && p !== 'quic') throw new CliError('CLI_USAGE', `--hub-protocols: unknown protocol "${p}" (use websocket, quic or both)`);
-      const identity = await cloudIdentityFromFlags(v, { host: String(v['hub-host'] ?? '0.0.0.0'), port: hubPort });
-      if (identity?.bootstrap) bootstrap = identity.bootstrap;
       const read = (flag: string) => {
         const path = v[flag];
         if (!path) throw new CliError('CLI_USAGE', `--${flag} is required when the hub runs (or pass --hub-port -1)`);
@@ -95,7 +103,11 @@ export const cloud: Command = {
     const mode = String(v['webhook-mode'] ?? 'url');
     if (mode !== 'url' && mode !== 'service') throw new CliError('CLI_USAGE', `--webhook-mode must be url or service, got "${mode}"`);
     const webhooks = webhookPort >= 0
-      ? { host: String(v['webhook-host'] ?? '127.0.0.1'), port: webhookPort, mode: mode as 'url' | 'service', ...(v['webhook-cert-dir'] ? { certDir: String(v['webhook-cert-dir']) } : {}) }
+      ? {
+        host: String(v['webhook-host'] ?? '127.0.0.1'), port: webhookPort, mode: mode as 'url' | 'service',
+        ...(v['webhook-cert-dir'] ? { certDir: String(v['webhook-cert-dir']) } : {}),
+        ...(mode === 'service' ? { service: serviceRef(String(v['webhook-service'] ?? 'outpost-system/outpost-webhook-service')) } : {}),
+      }
       : undefined;
     const stateDir = v['state-dir'] === undefined ? undefined : String(v['state-dir']);
     const c = await startCloud(Object.freeze(stateDir

@@ -59,7 +59,7 @@ export function skewResult(skewMs: number, against: string): CheckResult {
 }
 
 /** Certificate window verdict at `now`. */
-export function certificateResult(check: string, certPem: string, now: number, renewFix: string): CheckResult {
+export function certificateResult(check: string, certPem: string, now: number, renewFix: string, renews = true): CheckResult {
   const w = certificateWindow(certPem);
   const life = w.notAfter.getTime() - w.notBefore.getTime();
   const used = (now - w.notBefore.getTime()) / life;
@@ -67,7 +67,7 @@ export function certificateResult(check: string, certPem: string, now: number, r
   if (now >= w.notAfter.getTime()) return r('fail', check, `${w.commonName} expired at ${w.notAfter.toISOString()}`, renewFix);
   if (used > 0.9) return r('warn', check, `${w.commonName} valid until ${w.notAfter.toISOString()}, ${(used * 100).toFixed(0)} % of its life used: renewal is overdue`, 'check that the cloud\'s bootstrap port is reachable (renewal uses it)');
   const from = new Date(w.notBefore.getTime() + life * 0.7).toISOString();
-  return r('ok', check, `${w.commonName} valid until ${w.notAfter.toISOString()} (renewal from ${from})`);
+  return r('ok', check, `${w.commonName} valid until ${w.notAfter.toISOString()}${renews ? ` (renewal from ${from})` : ''}`);
 }
 
 function tcpOrUnix(target: { path?: string; host?: string; port?: number }, timeoutMs = 3000): Promise<void> {
@@ -277,8 +277,8 @@ async function cloudChecks(o: { stateDir?: string; kubeconfig?: string }): Promi
     out.push(r('fail', 'hub pki', `no CA and serving certificate in ${local ? join(o.stateDir!, localFiles.pki) : `Secret ${cloudNamespace}/${pkiSecretName}`}`, local ? `outpost init --local --state-dir ${o.stateDir}` : 'outpost init (or start the cloud: it creates them)'));
     return out;
   }
-  out.push(certificateResult('hub ca', stored.ca.certPem, Date.now(), 'the CA expired: every node must join again after a new "outpost init"'));
-  out.push(certificateResult('hub certificate', stored.serving.certPem, Date.now(), 'run outpost init again (it re-issues the serving certificate)'));
+  out.push(certificateResult('hub ca', stored.ca.certPem, Date.now(), 'the CA expired: every node must join again after a new "outpost init"', false));
+  out.push(certificateResult('hub certificate', stored.serving.certPem, Date.now(), 'run outpost init again (it re-issues the serving certificate)', false));
   const uncovered = advertised.filter((a) => !certificateCovers(stored!.serving!.certPem, a));
   const sans = new X509Certificate(stored.serving.certPem).subjectAltName ?? '';
   out.push(uncovered.length ? r('fail', 'hub sans', `advertised but not in the certificate: ${uncovered.join(', ')} (has ${sans})`, 'run outpost init again with the same --advertise-address flags') : r('ok', 'hub sans', sans));

@@ -32,7 +32,7 @@ export async function runEdgeAgent(input: EdgeConfigInput): Promise<number> {
 export const edge: Command = {
   name: 'edge',
   summary: 'run the edge agent: local store synced with the cloud hub, offline-first',
-  usage: 'outpost edge --root DIR | --node-name NAME --hub HOST:PORT --data-dir DIR --ca-file F --cert-file F --key-file F [--hub-protocol auto|quic|websocket]',
+  usage: 'outpost edge --root DIR | --node-name NAME --hub HOST:PORT --data-dir DIR --ca-file F --cert-file F --key-file F [--hub-protocol auto|quic|websocket] [--runtime process|cri] [--cri-endpoint unix:///run/containerd/containerd.sock] [--node-ip IP] [--devices auto|on|off] [--mqtt embedded|URL] [--mqtt-port N] [--mappers on|off]',
   options: {
     root: { type: 'string' },
     'node-name': { type: 'string' },
@@ -44,6 +44,14 @@ export const edge: Command = {
     'ca-file': { type: 'string' },
     'cert-file': { type: 'string' },
     'key-file': { type: 'string' },
+    runtime: { type: 'string' },
+    'cri-endpoint': { type: 'string' },
+    'node-ip': { type: 'string' },
+    devices: { type: 'string' },
+    mqtt: { type: 'string' },
+    'mqtt-host': { type: 'string' },
+    'mqtt-port': { type: 'string' },
+    mappers: { type: 'string' },
   },
   optionHelp: {
     root: 'run from the directory "outpost join" wrote (config.yaml, pki/, data/); renews the certificate before it expires',
@@ -56,12 +64,22 @@ export const edge: Command = {
     'ca-file': 'CA certificate that signed the hub\'s certificate',
     'cert-file': 'this node\'s client certificate',
     'key-file': 'this node\'s private key',
+    runtime: 'how pods run: process (containers as host processes, default) or cri (containerd over CRI gRPC, host network)',
+    'cri-endpoint': 'containerd\'s CRI socket for --runtime cri (default unix:///run/containerd/containerd.sock)',
+    'node-ip': 'the node\'s InternalIP (default: the first non-loopback IPv4 address)',
+    devices: 'device twin, MQTT broker and mappers: auto (start when the first Device arrives, default), on or off',
+    mqtt: 'MQTT event bus for device apps: embedded (an aedes broker in the agent, default) or an external broker URL such as mqtt://127.0.0.1:1883',
+    'mqtt-host': 'address the embedded MQTT broker listens on (default 127.0.0.1)',
+    'mqtt-port': 'port of the embedded MQTT broker (default 1883; 0 picks a free one)',
+    mappers: 'run the built-in mappers (modbus TCP, virtual): on (default) or off',
   },
   async run(v) {
     const str = (k: string) => v[k] as string | undefined;
     return runEdgeAgent({
       nodeName: str('node-name'), hub: str('hub'), quicPort: str('quic-port'), hubProtocol: str('hub-protocol'), serverName: str('server-name'),
       dataDir: str('data-dir'), caFile: str('ca-file'), certFile: str('cert-file'), keyFile: str('key-file'), root: str('root'),
+      runtime: str('runtime'), criEndpoint: str('cri-endpoint'), nodeIP: str('node-ip'),
+      devices: str('devices'), mqtt: str('mqtt'), mqttHost: str('mqtt-host'), mqttPort: str('mqtt-port'), mappers: str('mappers'),
     });
   },
 };

@@ -61,7 +61,7 @@ export const init: Command = {
         ...(v['bootstrap-port'] !== undefined ? { bootstrapPort: int('bootstrap-port', v['bootstrap-port'], 10002) } : {}),
         ...(v['health-port'] !== undefined ? { healthPort: int('health-port', v['health-port'], 8081) } : {}),
       });
-      say(`outpost init: local cloud in ${stateDir}: CA ${pki.caPin} (${pki.created.ca ? 'created' : 'kept'}), hub certificate for ${settings.advertiseAddresses.join(', ')}, localhost, 127.0.0.1${pki.created.serving ? ' (issued)' : ''}`);
+      say(`outpost init: local cloud in ${stateDir}: CA ${pki.caPin} (${pki.created.ca ? 'created' : 'kept'}), hub certificate for ${[...new Set([...settings.advertiseAddresses, 'localhost', '127.0.0.1'])].join(', ')}${pki.created.serving ? ' (issued)' : ''}`);
       const kc = loadKubeConfig(settings.kubeconfig);
       const crds = renderKustomization(join(configDir, 'crd'));
       say(`outpost init: installing ${crds.length} CRDs into ${kc.getCurrentCluster()?.server ?? 'the current cluster'}`);

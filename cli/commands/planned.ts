@@ -2,7 +2,7 @@ import type { Command } from '../command.ts';
 import { CliError } from '../errors.ts';
 
 /** Subcommands whose issues have not landed yet: listed honestly in --help, and a clear error when run. */
-function planned(name: string, summary: string, issue: string): Command {
+export function planned(name: string, summary: string, issue: string): Command {
   return {
     name, summary, usage: `outpost ${name}`, options: {}, optionHelp: {}, planned: issue,
     async run() {
@@ -11,5 +11,4 @@ function planned(name: string, summary: string, issue: string): Command {
   };
 }
 
-export const plannedCommands: Command[] = [
-];
+export const plannedCommands: Command[] = [];

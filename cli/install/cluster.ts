@@ -34,7 +34,7 @@ export const fieldManager = 'outpost-cli';
  * would refuse every Device, DeviceModel, NodeGroup and EdgeApplication write.
  * Flip together with adding ../webhook to config/default/kustomization.yaml.
  */
-export const WEBHOOKS_SERVED_BY_CLOUD = false;
+export const WEBHOOKS_SERVED_BY_CLOUD = true;
 
 /**
  * The objects of a kustomization that uses only `resources` (files or

@@ -6,6 +6,7 @@
  * watch per resource type); delivery bookkeeping is in memory (NodeSync), so
  * delivering an object costs the API server nothing.
  */
+import { LRUCache } from 'lru-cache';
 import type { Report } from '../../edge/protocol/index.ts';
 import type { Link } from '../../edge/transport/link.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -54,6 +55,10 @@ export class CloudHub implements SessionHost {
   readonly #cfg: SessionConfig;
   readonly #syncs = new Map<string, NodeSync>();
   readonly #sessions = new Map<string, Session>();
+  /** Per (node, kind, key): the newest report that arrived, and the tail of its write chain. */
+  readonly #writes = new LRUCache<string, { latest: number; tail: Promise<unknown> }>({ max: 100_000 });
+  readonly #arrivalOf = new WeakMap<Report, number>();
+  #arrivals = 0;
   /** Called with every session as it opens (tests, tunnels). */
   readonly sessionListeners = new Set<(s: Session) => void>();
   onTunnel?: SessionHost['onTunnel'];
@@ -140,8 +145,33 @@ export class CloudHub implements SessionHost {
     return this.#sources.get(key) === undefined;
   }
 
+  /**
+   * Writes reports about one object in the order they arrived, and never lets
+   * an older value overwrite a newer one. Without this, a coalesced report
+   * resent after a reconnect (its ack was lost) and the newer value queued
+   * right after it were written concurrently, and the older write could land
+   * last; a transient failure retried after a newer value was written did the
+   * same (found by the chaos suite: a Lease left with an old renewTime, see
+   * docs/reliability.md). Events do not coalesce and keep running in parallel.
+   */
   handleReport(node: string, report: Report): Promise<ReportOutcome> {
-    return this.#reports.handle(node, report);
+    if (report.kind === 'event') return this.#reports.handle(node, report);
+    const key = `${node}\n${report.kind}\n${report.key}`;
+    let e = this.#writes.get(key);
+    if (!e) this.#writes.set(key, (e = { latest: 0, tail: Promise.resolve() }));
+    let arrival = this.#arrivalOf.get(report);
+    if (arrival === undefined) {
+      arrival = ++this.#arrivals;
+      this.#arrivalOf.set(report, arrival);
+      e.latest = arrival;
+    }
+    const entry = e;
+    const seq = arrival;
+    // superseded by a newer value of the same object: acknowledged without writing
+    const run = (): Promise<ReportOutcome> => (seq < entry.latest ? Promise.resolve({ ok: true }) : this.#reports.handle(node, report));
+    const p = entry.tail.then(run, run);
+    entry.tail = p.catch(() => undefined);
+    return p;
   }
 
   detach(session: Session): void {

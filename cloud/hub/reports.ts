@@ -148,7 +148,15 @@ export class KubeReportHandler implements ReportHandler {
       }
       case 'event': {
         const ns = ((p.metadata as { namespace?: string } | undefined)?.namespace) ?? ((p.involvedObject as { namespace?: string }).namespace) ?? 'default';
-        await c.create({ apiVersion: 'v1', kind: 'Event', ...p, metadata: { ...(p.metadata as object), namespace: ns } }, { fieldManager });
+        // apiVersion and kind go last: KubeClient.create picks the URL from them, so a payload's own
+        // `kind: ClusterRoleBinding` must never reach it (that was a privilege escalation).
+        try {
+          await c.create({ ...p, metadata: { ...(p.metadata as object), namespace: ns }, apiVersion: 'v1', kind: 'Event' }, { fieldManager });
+        } catch (err) {
+          // An event is identified by its name: AlreadyExists means an earlier send of this
+          // report was written and its report-ack lost, so it is done (at-least-once delivery).
+          if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
+        }
         return;
       }
       case 'device-twin':

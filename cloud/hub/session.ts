@@ -42,11 +42,23 @@ export interface SessionConfig {
   maxFrameBytes: number;
   /** Delay before retrying a report whose write failed transiently. */
   reportRetryMs: number;
+  /**
+   * Bytes queued towards an edge that does not read (link.bufferedAmount)
+   * beyond which the session fails with HUB_SLOW_CONSUMER. Downstream data
+   * is bounded by the edge's window; this bounds everything else.
+   */
+  maxBufferedBytes: number;
+  /** Most entries an edge may claim across its inventory frames (HUB_INVENTORY_TOO_LARGE beyond). */
+  maxInventoryEntries: number;
 }
 
 export const defaultSessionConfig: SessionConfig = {
   heartbeatMs: 5000, reportWindow: 256, helloTimeoutMs: 10_000, maxFrameBytes: 16 << 20, reportRetryMs: 1000,
+  maxBufferedBytes: 64 << 20, maxInventoryEntries: 500_000,
 };
+
+/** Above this backlog towards the edge, pings are not answered (a peer that does not read needs no pong). */
+const PONG_BACKLOG_BYTES = 1 << 20;
 
 let sessionCounter = 0;
 
@@ -121,6 +133,13 @@ export class Session {
   /** Sends one message; counts bytes. Never throws (a dead link closes the session). */
   send(msg: Msg | Uint8Array): void {
     if (this.closed) return;
+    if (this.link.bufferedAmount > this.#cfg.maxBufferedBytes) {
+      // no error frame: it would queue behind the backlog the edge is not reading
+      this.#log.warn('Failed session', { code: 'HUB_SLOW_CONSUMER', message: `more than ${this.#cfg.maxBufferedBytes} bytes wait for an edge that does not read` });
+      this.#state = 'closed';
+      void this.link.close(4000, 'HUB_SLOW_CONSUMER');
+      return;
+    }
     const frame = msg instanceof Uint8Array ? msg : encode(msg);
     this.bytesSent += frame.byteLength;
     this.framesSent++;
@@ -159,6 +178,8 @@ export class Session {
       case 'inventory':
         if (this.#state !== 'inventory') return this.fail('HUB_UNEXPECTED_FRAME', 'inventory was not requested');
         for (const [k, rv] of Object.entries(msg.items)) this.#inventory.set(k, rv);
+        // an edge that never sends `last` must not grow this map without end
+        if (this.#inventory.size > this.#cfg.maxInventoryEntries) return this.fail('HUB_INVENTORY_TOO_LARGE', `inventory has more than ${this.#cfg.maxInventoryEntries} entries`);
         if (msg.last) this.#startSync(this.#inventory);
         return;
       case 'ack':
@@ -170,6 +191,8 @@ export class Session {
       case 'report':
         return this.#onReport(msg);
       case 'ping':
+        // a ping flood from an edge that does not read its socket would otherwise queue pongs without bound
+        if (this.link.bufferedAmount > PONG_BACKLOG_BYTES) return;
         return this.send({ type: 'pong', ts: msg.ts });
       case 'pong':
         return;

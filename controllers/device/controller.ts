@@ -15,10 +15,11 @@
  * hub's job (cloud/hub/routing.ts): desired values reach the edge with the
  * Device object, and on reconnect through the hub's resume.
  */
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import { DeviceGVK, type Device, type DeviceStatus } from '../../api/index.ts';
+import type { Report } from '../../edge/protocol/index.ts';
 import type { Logger } from '../../lib/log.ts';
-import { collectionPath, patchStatus, type Informer, type KubeClient, type Manager, type ReconcileContext, type Request } from '../runtime/index.ts';
+import { collectionPath, KubeClient, patchStatus, type Informer, type Manager, type ReconcileContext, type Request } from '../runtime/index.ts';
 import { conditionsChanged, conditionsPatch, planDeviceStatus, type ObservedNode } from './plan.ts';
 import { DeviceStatusWriter } from './status-writer.ts';
 
@@ -75,17 +76,40 @@ export function addDeviceController(mgr: Manager): void {
 }
 
 /**
- * Creates the status writer over the manager's caches and client, and
+ * A KubeConfig whose requests share one connection pool. client-node 2.x
+ * builds a new undici Agent for every request, so each request pays a TCP
+ * and TLS handshake (measured here: ~12 ms per GET, ~150 requests/s with 100
+ * in parallel, most of the CPU in TLS setup); the status writer issues up to
+ * one PATCH per device per report cycle, so it keeps its connections alive.
+ * The TLS material is read once (the writer restarts with the process when
+ * the kubeconfig's client certificate changes).
+ */
+export function keepAliveKubeConfig(kc: k8s.KubeConfig): k8s.KubeConfig {
+  const out = new (class extends k8s.KubeConfig {
+    #dispatcher: ReturnType<k8s.RequestContext['getDispatcher']> | undefined;
+    override async applySecurityAuthentication(ctx: k8s.RequestContext): Promise<void> {
+      await super.applySecurityAuthentication(ctx);
+      this.#dispatcher ??= ctx.getDispatcher();
+      if (this.#dispatcher) ctx.setDispatcher(this.#dispatcher);
+    }
+  })();
+  out.loadFromString(kc.exportConfig());
+  return out;
+}
+
+/**
+ * Creates the status writer over the manager's caches (and its own
+ * keep-alive client: keepAliveKubeConfig), and
  * registers it as the `device-twin` / `device-state` writer of `reports`.
  * Call before `manager.start()`. Deleted Devices are forgotten.
  */
 export function addDeviceStatusWriter(
   mgr: Manager,
-  reports: { writers: Map<string, (node: string, report: import('../../edge/protocol/index.ts').Report) => Promise<void>> },
+  reports: { writers: Map<string, (node: string, report: Report) => Promise<void>> },
   log: Logger,
   opts: { maxConcurrent?: number; floorMs?: number } = {},
 ): DeviceStatusWriter {
-  const client: KubeClient = mgr.client!;
+  const client = new KubeClient(keepAliveKubeConfig(mgr.client!.kubeConfig));
   const { devices, nodes } = informers(mgr);
   const writer = new DeviceStatusWriter({
     device: (key) => {

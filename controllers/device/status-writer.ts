@@ -65,7 +65,7 @@ export class DeviceStatusWriter {
   #active = 0;
   #stopped = false;
   /** Counters for tests, metrics and the benchmark. */
-  readonly stats = { reports: 0, writes: 0, skipped: 0, failed: 0 };
+  readonly stats = { reports: 0, writes: 0, skipped: 0, failed: 0, writeMsTotal: 0, writeMsMax: 0 };
   /** Status writes per device key (benchmark: writes per device per cycle). */
   readonly writesByDevice = new Map<string, number>();
 
@@ -187,6 +187,9 @@ export class DeviceStatusWriter {
         e.lastWritten = json;
         e.lastWriteAt = startedAt;
         this.stats.writes++;
+        const ms = this.#clock.now() - startedAt;
+        this.stats.writeMsTotal += ms;
+        if (ms > this.stats.writeMsMax) this.stats.writeMsMax = ms;
         this.writesByDevice.set(e.key, (this.writesByDevice.get(e.key) ?? 0) + 1);
       }
       for (const w of waiters) w.resolve();

@@ -45,8 +45,15 @@ export async function openEmbeddedBroker(cfg: { host: string; port: number }, lo
     },
     subscribe(filter: string, handler: MessageHandler): Promise<void> {
       if (closed) return Promise.reject(new DeviceError('DEVICE_BUS_CLOSED', 'the MQTT event bus is closed'));
+      // MQTT 3.1.1 §4.7.2: a filter starting with a wildcard never matches a $-topic (aedes' internal
+      // subscriptions do not apply this rule, client subscriptions do).
+      const dollarSafe = filter.startsWith('#') || filter.startsWith('+');
       return new Promise((resolve) => {
         broker.subscribe(filter, (packet, cb) => {
+          if (dollarSafe && packet.topic.startsWith('$')) {
+            cb();
+            return;
+          }
           try {
             handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
           } catch (err) {

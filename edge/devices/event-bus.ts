@@ -38,7 +38,7 @@ export interface EventBus {
 
 export type MqttConfig =
   | { mode: 'embedded'; host: string; port: number }
-  | { mode: 'external'; url: string; clientId?: string };
+  | { mode: 'external'; url: string; clientId?: string; connectTimeoutMs?: number };
 
 /**
  * Opens the configured bus. Throws DeviceError DEVICE_BROKER_FAILED when the
@@ -51,5 +51,5 @@ export async function openEventBus(cfg: MqttConfig, log: Logger, nodeName = 'edg
     return openEmbeddedBroker(cfg, log);
   }
   const { openExternalBroker } = await import('./external-broker.ts');
-  return openExternalBroker({ ...cfg, clientId: cfg.clientId ?? `outpost-edge-${nodeName}` }, log);
+  return openExternalBroker({ url: cfg.url, clientId: cfg.clientId ?? `outpost-edge-${nodeName}`, ...(cfg.connectTimeoutMs !== undefined ? { connectTimeoutMs: cfg.connectTimeoutMs } : {}) }, log);
 }

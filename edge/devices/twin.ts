@@ -84,7 +84,8 @@ interface Entry {
   seq: number;
   lastTwinPutAt: number;
   twinDirty: boolean;
-  putTimer?: NodeJS.Timeout;
+  /** When a throttled snapshot is due (ms since the epoch); undefined when none waits. */
+  putDueAt?: number;
 }
 
 interface Pending {
@@ -151,6 +152,8 @@ export class DeviceTwin {
   readonly #listeners = new Set<(e: TwinEvent) => void>();
   #queue: Pending[] = [];
   #flushScheduled = false;
+  #putTimer: NodeJS.Timeout | undefined;
+  #putTimerAt = Infinity;
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
   #st!: Record<'upsertTwin' | 'deleteTwin' | 'deleteDeviceTwins' | 'upsertState' | 'deleteState', StatementSync>;
@@ -214,12 +217,12 @@ export class DeviceTwin {
     const tx = this.#emptyTx();
     try {
       this.#store.db.transaction(() => {
-        for (const e of this.#devices.values()) if (e.putTimer) this.#putTwin(e, tx);
+        for (const e of this.#devices.values()) if (e.putDueAt !== undefined) this.#putTwin(e, tx);
       });
     } catch (err) {
       this.#log.warn('Left device twin snapshots for the next start', { err });
     }
-    for (const e of this.#devices.values()) if (e.putTimer) clearTimeout(e.putTimer);
+    if (this.#putTimer) clearTimeout(this.#putTimer);
     this.#stopped = true;
     if (tx.puts) this.#notify();
   }
@@ -453,37 +456,61 @@ export class DeviceTwin {
     this.#st.upsertState.run(e.spec.id, e.state, e.lastOnline ?? null, e.seq, e.twinDirty ? 1 : 0, this.#now());
   }
 
-  /** Puts a twin snapshot now, or arms a timer: at most two per upstream cycle per device. */
+  /** Puts a twin snapshot now, or marks it due: at most two per upstream cycle per device. */
   #maybePutTwin(e: Entry, tx: Tx): void {
     if (!e.twinDirty) return;
-    const interval = e.spec.upstreamCycleMs / 2;
-    const wait = e.lastTwinPutAt + interval - this.#now();
-    if (wait <= 0) {
+    const due = e.lastTwinPutAt + e.spec.upstreamCycleMs / 2;
+    if (due <= this.#now()) {
       this.#putTwin(e, tx);
       return;
     }
-    if (e.putTimer) return;
-    e.putTimer = setTimeout(() => {
-      e.putTimer = undefined;
-      if (this.#stopped || this.#devices.get(e.spec.id) !== e) return;
-      const t = this.#emptyTx();
-      try {
-        this.#store.db.transaction(() => this.#putTwin(e, t));
-      } catch (err) {
-        this.#log.error('Failed to queue device twin report; retrying', { err, device: e.spec.id });
-        this.#maybePutTwin(e, t);
-        return;
-      }
-      if (t.puts) this.#notify();
-    }, Math.ceil(wait));
-    e.putTimer.unref?.();
+    if (e.putDueAt === undefined) {
+      e.putDueAt = due;
+      this.#armPuts(due);
+    }
+  }
+
+  /**
+   * One timer for every throttled snapshot: when it fires, all snapshots due
+   * by then go into the outbox in one transaction (one fsync for many
+   * devices). While the store refuses, retried every second; twin_dirty keeps
+   * them for the next start if the agent dies first.
+   */
+  #armPuts(at: number): void {
+    if (this.#putTimer && this.#putTimerAt <= at) return;
+    if (this.#putTimer) clearTimeout(this.#putTimer);
+    this.#putTimerAt = at;
+    this.#putTimer = setTimeout(() => this.#firePuts(), Math.max(0, Math.ceil(at - this.#now())));
+    this.#putTimer.unref?.();
+  }
+
+  #firePuts(): void {
+    this.#putTimer = undefined;
+    this.#putTimerAt = Infinity;
+    if (this.#stopped || !this.#store.db.isOpen) return;
+    const now = this.#now();
+    const due = [...this.#devices.values()].filter((e) => e.putDueAt !== undefined && e.putDueAt <= now + 1);
+    const t = this.#emptyTx();
+    try {
+      this.#store.db.transaction(() => {
+        for (const e of due) {
+          if (e.twinDirty) this.#putTwin(e, t);
+          else e.putDueAt = undefined;
+        }
+      });
+    } catch (err) {
+      this.#log.error('Failed to queue device twin reports; retrying', { err, devices: due.length });
+      this.#armPuts(now + 1000);
+      return;
+    }
+    let next = Infinity;
+    for (const e of this.#devices.values()) if (e.putDueAt !== undefined && e.putDueAt < next) next = e.putDueAt;
+    if (next !== Infinity) this.#armPuts(next);
+    if (t.puts) this.#notify();
   }
 
   #putTwin(e: Entry, tx: Tx): void {
-    if (e.putTimer) {
-      clearTimeout(e.putTimer);
-      e.putTimer = undefined;
-    }
+    e.putDueAt = undefined;
     const twins: TwinReport[] = [];
     for (const p of e.spec.properties) {
       if (!p.reportToCloud) continue;
@@ -598,7 +625,6 @@ export class DeviceTwin {
   #removeDevice(id: string, tx: Tx): void {
     const e = this.#devices.get(id);
     if (!e) return;
-    if (e.putTimer) clearTimeout(e.putTimer);
     this.#devices.delete(id);
     this.#st.deleteDeviceTwins.run(id);
     this.#st.deleteState.run(id);
@@ -646,11 +672,17 @@ export class DeviceTwin {
 
   /** After a failed transaction: memory may hold changes that were rolled back. */
   #reload(): void {
-    for (const e of this.#devices.values()) if (e.putTimer) clearTimeout(e.putTimer);
     try {
       this.#load();
     } catch (err) {
       this.#log.error('Failed to reload the device twin', { err });
+      return;
+    }
+    // snapshots stored but not yet queued: queue them on the next tick
+    for (const e of this.#devices.values()) {
+      if (!e.twinDirty) continue;
+      e.putDueAt = this.#now();
+      this.#armPuts(e.putDueAt);
     }
   }
 }

@@ -31,7 +31,7 @@ import { planPod, type ProbeResult } from './plan.ts';
 import { ContainerProbes } from './probes.ts';
 import { containerHash, newRecord, recordKey, type ContainerRecord, type PodRecord } from './record.ts';
 import type { ContainerHandle, ContainerSpec, ExecSession, ObservedState, PodRuntime, StreamOptions } from './runtime.ts';
-import { podStatus } from './status.ts';
+import { podStatus, statusDiffers } from './status.ts';
 import { apiTime, podStoreKey, type ConfigMap, type Container, type Pod, type PodCondition, type PodStatus, type Secret } from './types.ts';
 import { containerMounts, prepareVolumes } from './volumes.ts';
 import type { Duplex } from 'node:stream';
@@ -51,6 +51,12 @@ export interface PodManagerOptions {
   backoff?: CrashLoopBackoffOptions;
   /** Retry interval for a container that could not be configured or started (default: backoff.initialMs). */
   retryMs?: number;
+  /**
+   * Every pod is synced at least this often (default 10 s, the kubelet's sync
+   * frequency): re-reports a status the API server does not show (a refused
+   * or overtaken report) and catches anything a missed event left behind.
+   */
+  resyncMs?: number;
   now?: () => number;
 }
 
@@ -79,7 +85,7 @@ export class PodManager {
   readonly #handles = new Map<string, { uid: string; name: string }>();
   readonly #probes = new Map<string, ContainerProbes>();
   readonly #waiting = new Map<string, Record<string, { reason: string; message?: string }>>();
-  readonly #reported = new Map<string, string>();
+  readonly #reported = new Map<string, { json: string; at: number }>();
   readonly #statuses = new Map<string, PodStatus>();
   readonly #workers = new Map<string, Worker>();
   readonly #volumeCache = new Map<string, Map<string, string>>();
@@ -487,12 +493,18 @@ export class PodManager {
     });
     this.#statuses.set(uid, status);
     const json = JSON.stringify(status);
-    if (this.#reported.get(uid) !== json) {
-      this.#reported.set(uid, json);
+    const last = this.#reported.get(uid);
+    const now = this.#now();
+    const resyncMs = this.#o.resyncMs ?? 10_000;
+    // re-report when the API server still shows something else a while after our last report
+    const stale = last !== undefined && now - last.at >= resyncMs && statusDiffers(pod.status, status);
+    if (last?.json !== json || stale) {
+      this.#reported.set(uid, { json, at: now });
       this.#o.store.outbox.put('pod-status', podStoreKey(rec.namespace, rec.name), { uid, status });
       this.#o.notifyOutbox?.();
     }
-    if (requeueAt !== undefined) this.#enqueue(uid, Math.max(1, requeueAt - this.#now()));
+    const next = now + resyncMs;
+    this.#enqueue(uid, Math.max(1, Math.min(requeueAt ?? next, next) - now));
   }
 
   #liveness(uid: string, name: string): ProbeResult {

@@ -65,6 +65,21 @@ function containerStatus(c: Container, x: ContainerRecord | undefined, i: Status
   };
 }
 
+/**
+ * Whether the API server's copy of the status (what the store holds) lags
+ * behind `ours` in anything that matters (phase, condition statuses,
+ * container states, readiness, restart counts): then the status must be
+ * reported again (a report may have been refused, or overtaken).
+ */
+export function statusDiffers(api: PodStatus | undefined, ours: PodStatus): boolean {
+  const digest = (s: PodStatus | undefined) => JSON.stringify({
+    phase: s?.phase,
+    conditions: (s?.conditions ?? []).filter((c) => ownConditions.includes(c.type)).map((c) => `${c.type}=${c.status}`).sort(),
+    containers: [...(s?.initContainerStatuses ?? []), ...(s?.containerStatuses ?? [])].map((c) => [c.name, Object.keys(c.state ?? {})[0], c.ready, c.restartCount, c.containerID ?? '']),
+  });
+  return digest(api) !== digest(ours);
+}
+
 /** The kubelet's getPhase for the regular containers. */
 export function podPhase(pod: Pod, rec: PodRecord, statuses: ContainerStatus[]): NonNullable<PodStatus['phase']> {
   if (rec.terminalPhase) return rec.terminalPhase;
@@ -127,6 +142,8 @@ export function podStatus(i: StatusInput): PodStatus {
     // conditions other writers own (PodScheduled from the scheduler, DisruptionTarget, readiness gates): kept as they are
     ...(pod.status?.conditions ?? []).filter((c) => !ownConditions.includes(c.type)),
   ];
+  // a pod created with spec.nodeName never met the scheduler; the kubelet adds PodScheduled itself
+  if (!conditions.some((c) => c.type === 'PodScheduled')) conditions.push(cond('PodScheduled', true));
   const ips = i.hostIP ? [{ ip: i.hostIP }] : [];
   return {
     phase,

@@ -26,6 +26,9 @@ import {
 /** The HTTP path the hub serves links on. */
 export const HUB_PATH = '/v1/hub';
 
+/** Longest a client may take for its TLS handshake, and then for its HTTP upgrade request. */
+export const SLOW_CLIENT_TIMEOUT_MS = 10_000;
+
 function peerCn(socket: TLSSocket): string | undefined {
   const raw = socket.getPeerCertificate()?.raw;
   return raw ? parseCertificate(new Uint8Array(raw)).subjectCN : undefined;
@@ -245,7 +248,13 @@ class WsListener extends ListenerBase {
  */
 export async function listen(opts: ListenOptions): Promise<Listener> {
   const o = resolveLinkOptions(opts);
-  const server = https.createServer({ key: opts.tls.key, cert: opts.tls.cert, ca: opts.tls.ca, requestCert: true, rejectUnauthorized: true });
+  const server = https.createServer({
+    key: opts.tls.key, cert: opts.tls.cert, ca: opts.tls.ca, requestCert: true, rejectUnauthorized: true,
+    // Slow-loris bounds (Node's defaults are 120 s for the TLS handshake and 60 s for the
+    // headers, checked every 30 s): a client that never finishes either is dropped after 10 s.
+    handshakeTimeout: SLOW_CLIENT_TIMEOUT_MS, headersTimeout: SLOW_CLIENT_TIMEOUT_MS, requestTimeout: SLOW_CLIENT_TIMEOUT_MS,
+    connectionsCheckingInterval: 1000,
+  });
   const wss = new WebSocketServer({ ...wsOptions(o), server, path: HUB_PATH, clientTracking: false });
   wss.on('error', () => {}); // re-emitted server errors; listen() reports the bind error below
   await new Promise<void>((resolve, reject) => {

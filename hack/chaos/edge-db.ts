@@ -52,13 +52,32 @@ export function integrityCheck(path: string): { ok: boolean; problems: string[] 
   });
 }
 
-/** The newest value of every report kind the chaos edge queued (`chaos.expect.<what>` → JSON). */
-export function expectations(path: string): Map<string, unknown> {
-  return withDb(path, true, (db) => {
-    const out = new Map<string, unknown>();
-    for (const r of db.prepare('SELECT key, value FROM meta WHERE key LIKE ?').all(`${EXPECT_PREFIX}%`) as { key: string; value: string }[]) {
-      out.set(r.key.slice(EXPECT_PREFIX.length), JSON.parse(r.value) as unknown);
-    }
-    return out;
-  });
+/**
+ * The meta key under which the chaos edge records `payload` as the newest
+ * value of (kind, key). Events do not coalesce, so each keeps its own row
+ * (by its metadata.name).
+ */
+export function expectKey(kind: string, key: string, payload: unknown): string {
+  const name = kind === 'event' ? `|${(payload as { metadata?: { name?: string } } | undefined)?.metadata?.name ?? ''}` : '';
+  return `${EXPECT_PREFIX}${kind}|${key}${name}`;
+}
+
+export interface Expectation {
+  kind: string;
+  key: string;
+  payload: unknown;
+}
+
+/** The newest value of every report the edge queued (one per coalescing (kind, key); every event). */
+export function expectations(path: string): Expectation[] {
+  return withDb(path, true, (db) => (db.prepare('SELECT key, value FROM meta WHERE key LIKE ?').all(`${EXPECT_PREFIX}%`) as { key: string; value: string }[]).map((r) => {
+    const [kind, key] = r.key.slice(EXPECT_PREFIX.length).split('|') as [string, string];
+    return { kind, key, payload: JSON.parse(r.value) as unknown };
+  }));
+}
+
+/** Reports still queued in the outbox (durable, not yet acknowledged by the cloud). */
+export function pendingReports(path: string): Expectation[] {
+  return withDb(path, true, (db) => (db.prepare('SELECT kind, key, payload FROM outbox ORDER BY id').all() as { kind: string; key: string; payload: string }[])
+    .map((r) => ({ kind: r.kind, key: r.key, payload: JSON.parse(r.payload) as unknown })));
 }

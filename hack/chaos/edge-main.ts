@@ -1,49 +1,67 @@
 /**
- * A chaos edge: the real edge agent (`startEdge`, exactly what `outpost edge`
- * runs) plus a report churner standing in for the parts of the node that are
- * still being built (edge/node, edge/pods, edge/devices):
+ * A chaos edge: the real edge agent (`startEdge`, what `outpost edge` runs)
+ * plus a report churner, in one of two modes:
  *
- * - node-register once per boot (label `chaos.outpost.io/boot`),
- * - lease renewals and node-status heartbeats (a `Ready` condition, as a
- *   kubelet posts, and an `OutpostChaos` condition carrying a sequence number),
- * - events about its Node with unique names (namespace "default"),
- * - pod-status for pods in its store (a sequence number in `status.message`),
- *   and, like a kubelet, a `deleted: true` report once a pod it holds has a
- *   deletionTimestamp (the hub then deletes the pod).
+ * - `churner` (default): the agent without its node lifecycle and pod
+ *   runtime (config `node`/`pods` left out, devices off); the churner posts
+ *   node-register (label `chaos.outpost.io/boot`), lease renewals, node-status
+ *   heartbeats (a `Ready` condition, as a kubelet posts, and an `OutpostChaos`
+ *   condition carrying a sequence number), events about its Node, pod-status
+ *   for pods in its store (a sequence number in `status.message`) and, like a
+ *   kubelet, `deleted: true` once a pod it holds has a deletionTimestamp.
+ * - `agent`: the whole agent as `outpost edge` runs it (edge/node heartbeats,
+ *   edge/pods with the process runtime, edge/devices); the churner only adds
+ *   events.
  *
- * Every report is queued in the durable outbox in the same SQLite
- * transaction as a `chaos.expect.*` meta row naming the newest value, so
+ * In both modes every report any part of the agent queues is recorded as the
+ * newest expected value of its (kind, key) in a `chaos.expect.*` meta row, in
+ * the same SQLite transaction as the outbox row (Outbox.put is wrapped), so
  * whatever kill -9 interrupts, the harness can read afterwards what the API
- * server must end up with.
+ * server must end up with (or what must still be queued).
  *
- * TODO(edge/node, edge/pods): once `outpost edge` posts node status, leases
- * and pod status itself, drop those kinds here and record the expectations
- * from the agent's own reports (see docs/reliability.md "Hooks").
- * TODO(edge/devices): queue device-twin reports for the Devices in the store
- * (reported value = desired value) and expect them in the Device status.
+ * Control on stdin, one word per line: `quiesce` stops the churner's
+ * periodic reports (deletion confirmations go on), `resume` restarts them.
+ * The process exits when stdin closes, so it never outlives the harness.
  *
- * Control on stdin, one word per line: `quiesce` stops the periodic churn
- * (deletion confirmations go on), `resume` restarts it. The process exits
- * when stdin closes, so it never outlives the harness.
- *
- * usage: node hack/chaos/edge-main.ts <outpost edge flags> [--quiesced] [--scale X]
+ * usage: node hack/chaos/edge-main.ts <outpost edge flags> [--mode churner|agent] [--quiesced] [--scale X]
  */
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
-import { buildEdgeConfig } from '../../edge/config.ts';
+import { buildEdgeConfig, type EdgeConfig } from '../../edge/config.ts';
 import { startEdge, type EdgeAgent } from '../../edge/agent.ts';
 import type { KubeObject } from '../../edge/store/object-store.ts';
-import { EXPECT_PREFIX } from './edge-db.ts';
+import { Meta } from '../../edge/store/object-store.ts';
+import { Outbox } from '../../edge/store/outbox.ts';
+import { expectKey } from './edge-db.ts';
 
 /** MicroTime as the API server writes it (RFC 3339 with microseconds). */
 function microTime(d: Date): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
+/** Records every queued report as the newest expected value of its (kind, key), atomically with the outbox row. */
+function recordExpectations(): void {
+  const metas = new WeakMap<Outbox, Meta>();
+  const put = Outbox.prototype.put;
+  Outbox.prototype.put = function (this: Outbox, kind, key, payload) {
+    return this.db.transaction(() => {
+      const id = put.call(this, kind, key, payload);
+      if (id !== undefined) {
+        let meta = metas.get(this);
+        if (!meta) metas.set(this, (meta = new Meta(this.db)));
+        meta.set(expectKey(kind, key, payload), JSON.stringify(payload));
+      }
+      return id;
+    });
+  };
+}
+
 interface ChurnOptions {
   /** Multiplies every interval (2 = half the rate). */
   scale: number;
   quiesced: boolean;
+  /** Which reports the churner posts itself (in `agent` mode the agent posts the rest). */
+  kinds: ReadonlySet<'node-register' | 'node-status' | 'lease' | 'event' | 'pod-status'>;
 }
 
 class ReportChurner {
@@ -60,13 +78,8 @@ class ReportChurner {
     this.#node = agent.config.nodeName;
   }
 
-  /** Queues `payload` and records it as the newest expected value, atomically. */
-  #put(kind: string, key: string, payload: unknown, expect: { key: string; value: unknown }): void {
-    const { db, outbox, objects } = this.#a.store;
-    db.transaction(() => {
-      outbox.put(kind, key, payload);
-      objects.meta.set(`${EXPECT_PREFIX}${expect.key}`, JSON.stringify(expect.value));
-    });
+  #put(kind: string, key: string, payload: unknown): void {
+    this.#a.store.outbox.put(kind, key, payload);
     this.#a.hub.notifyOutbox();
   }
 
@@ -79,16 +92,19 @@ class ReportChurner {
 
   start(): void {
     const { db, objects } = this.#a.store;
-    db.transaction(() => {
-      this.#boot = this.#counter('boot');
-      const labels = { 'chaos.outpost.io/boot': String(this.#boot) };
-      this.#put('node-register', `v1/Node//${this.#node}`, { metadata: { labels } }, { key: 'node-register', value: { boot: this.#boot } });
-    });
-    // deletions the previous incarnation saw but may not have confirmed
-    for (const p of objects.list({ apiVersion: 'v1', kind: 'Pod' })) this.#onPod(p);
-    objects.onChange((e) => {
-      if (e.type === 'upsert' && e.obj.kind === 'Pod') this.#onPod(e.obj);
-    });
+    if (this.#o.kinds.has('node-register')) {
+      db.transaction(() => {
+        this.#boot = this.#counter('boot');
+        this.#put('node-register', `v1/Node//${this.#node}`, { metadata: { labels: { 'chaos.outpost.io/boot': String(this.#boot) } } });
+      });
+    }
+    if (this.#o.kinds.has('pod-status')) {
+      // deletions the previous incarnation saw but may not have confirmed
+      for (const p of objects.list({ apiVersion: 'v1', kind: 'Pod' })) this.#onPod(p);
+      objects.onChange((e) => {
+        if (e.type === 'upsert' && e.obj.kind === 'Pod') this.#onPod(e.obj);
+      });
+    }
     if (!this.#o.quiesced) this.resume();
   }
 
@@ -106,10 +122,11 @@ class ReportChurner {
   resume(): void {
     if (this.#timers.length > 0) return;
     const node = this.#node;
-    this.#every(2000, () => this.lease());
-    this.#every(3000, () => {
-      const { db } = this.#a.store;
-      db.transaction(() => {
+    const { db } = this.#a.store;
+    const k = this.#o.kinds;
+    if (k.has('lease')) this.#every(2000, () => this.#put('lease', `coordination.k8s.io/v1/Lease/kube-node-lease/${node}`, { renewTime: microTime(new Date()), leaseDurationSeconds: 40 }));
+    if (k.has('node-status')) {
+      this.#every(3000, () => db.transaction(() => {
         const seq = this.#counter('node-status');
         const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
         const since = this.#bootTime.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -118,12 +135,11 @@ class ReportChurner {
             { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'chaos edge is posting ready status', lastHeartbeatTime: now, lastTransitionTime: since },
             { type: 'OutpostChaos', status: 'True', reason: 'Heartbeat', message: `seq=${seq}`, lastHeartbeatTime: now, lastTransitionTime: since },
           ],
-        }, { key: 'node-status', value: { seq } });
-      });
-    });
-    this.#every(5000, () => {
-      const { db } = this.#a.store;
-      db.transaction(() => {
+        });
+      }));
+    }
+    if (k.has('event')) {
+      this.#every(5000, () => db.transaction(() => {
         const n = this.#counter('event');
         const ts = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
         const name = `${node}.chaos.${n}`;
@@ -131,27 +147,22 @@ class ReportChurner {
         this.#put('event', `v1/Event/default/${name}`, {
           metadata: { name, namespace: 'default' },
           involvedObject: { apiVersion: 'v1', kind: 'Node', name: node, uid: node },
-          reason: 'OutpostChaos', message: `event ${n} from boot ${this.#boot}`, type: 'Normal',
+          reason: 'OutpostChaos', message: `event ${n}`, type: 'Normal',
           source: { component: 'outpost-chaos', host: node }, firstTimestamp: ts, lastTimestamp: ts, count: 1,
-        }, { key: 'event', value: { count: n } });
+        });
+      }));
+    }
+    if (k.has('pod-status')) {
+      this.#every(1500, () => {
+        const pods = this.#a.store.objects.list({ apiVersion: 'v1', kind: 'Pod' }).filter((p) => !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp);
+        if (pods.length === 0) return;
+        const p = pods[Math.floor(Math.random() * pods.length)]!;
+        db.transaction(() => {
+          const seq = this.#counter('pod-status');
+          this.#put('pod-status', `v1/Pod/${p.metadata.namespace}/${p.metadata.name}`, { uid: p.metadata.uid, status: { phase: 'Running', message: `seq=${seq}` } });
+        });
       });
-    });
-    this.#every(1500, () => {
-      const pods = this.#a.store.objects.list({ apiVersion: 'v1', kind: 'Pod' }).filter((p) => !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp);
-      if (pods.length === 0) return;
-      const p = pods[Math.floor(Math.random() * pods.length)]!;
-      const { db } = this.#a.store;
-      db.transaction(() => {
-        const seq = this.#counter('pod-status');
-        const key = `v1/Pod/${p.metadata.namespace}/${p.metadata.name}`;
-        this.#put('pod-status', key, { uid: p.metadata.uid, status: { phase: 'Running', message: `seq=${seq}` } }, { key: `pod-status.${key}`, value: { uid: p.metadata.uid, seq } });
-      });
-    });
-  }
-
-  lease(): void {
-    const renewTime = microTime(new Date());
-    this.#put('lease', `coordination.k8s.io/v1/Lease/kube-node-lease/${this.#node}`, { renewTime, leaseDurationSeconds: 40 }, { key: 'lease', value: { renewTime } });
+    }
   }
 
   quiesce(): void {
@@ -161,8 +172,7 @@ class ReportChurner {
 
   #onPod(p: KubeObject): void {
     if (!(p.metadata as { deletionTimestamp?: string }).deletionTimestamp) return;
-    const key = `v1/Pod/${p.metadata.namespace}/${p.metadata.name}`;
-    this.#put('pod-status', key, { uid: p.metadata.uid, deleted: true }, { key: `pod-status.${key}`, value: { uid: p.metadata.uid, deleted: true } });
+    this.#put('pod-status', `v1/Pod/${p.metadata.namespace}/${p.metadata.name}`, { uid: p.metadata.uid, deleted: true });
   }
 }
 
@@ -171,16 +181,25 @@ async function main(): Promise<void> {
     options: {
       'node-name': { type: 'string' }, hub: { type: 'string' }, 'quic-port': { type: 'string' }, 'hub-protocol': { type: 'string' },
       'server-name': { type: 'string' }, 'data-dir': { type: 'string' }, 'ca-file': { type: 'string' }, 'cert-file': { type: 'string' },
-      'key-file': { type: 'string' }, quiesced: { type: 'boolean' }, scale: { type: 'string' },
+      'key-file': { type: 'string' }, quiesced: { type: 'boolean' }, scale: { type: 'string' }, mode: { type: 'string' },
     },
     strict: true,
   });
-  const cfg = buildEdgeConfig({
+  const mode = values.mode ?? 'churner';
+  if (mode !== 'churner' && mode !== 'agent') throw new Error(`--mode must be churner or agent, got "${mode}"`);
+  const built = buildEdgeConfig({
     nodeName: values['node-name'], hub: values.hub, quicPort: values['quic-port'], hubProtocol: values['hub-protocol'],
     serverName: values['server-name'], dataDir: values['data-dir'], caFile: values['ca-file'], certFile: values['cert-file'], keyFile: values['key-file'],
-  });
+    ...(mode === 'churner' ? { devices: 'off' } : {}),
+  } as Parameters<typeof buildEdgeConfig>[0]);
+  // churner mode: the store and hub only (what the agent was before edge/node and edge/pods)
+  const cfg: EdgeConfig = mode === 'churner' ? Object.freeze({ ...built, node: undefined, pods: undefined }) : built;
+  recordExpectations();
   const agent = await startEdge(cfg);
-  const churn = new ReportChurner(agent, { scale: Number(values.scale ?? '1'), quiesced: values.quiesced === true });
+  const churn = new ReportChurner(agent, {
+    scale: Number(values.scale ?? '1'), quiesced: values.quiesced === true,
+    kinds: new Set(mode === 'churner' ? ['node-register', 'node-status', 'lease', 'event', 'pod-status'] : ['event']),
+  });
   churn.start();
   const rl = createInterface({ input: process.stdin });
   rl.on('line', (line) => {

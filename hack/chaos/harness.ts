@@ -48,6 +48,8 @@ export interface HarnessOptions {
   log: (line: string) => void;
   /** Multiplies the edges' report intervals. */
   churnScale?: number;
+  /** `churner` (default): store + hub + the chaos churner's reports; `agent`: the whole edge agent (node lifecycle, pods, devices). */
+  edgeMode?: 'churner' | 'agent';
 }
 
 export interface IntegrityRecord {
@@ -148,7 +150,7 @@ export class ChaosHarness {
         const n = this.#pki.node(e.index);
         return [join(root, 'hack', 'chaos', 'edge-main.ts'), '--node-name', this.nodes[e.index]!, '--hub', `${e.cloudAddr}:${RELAY_TCP}`, '--quic-port', String(RELAY_UDP),
           '--hub-protocol', this.o.edges[e.index]!.protocol, '--data-dir', this.dataDir(e.index), '--ca-file', this.#pki.caFile, '--cert-file', n.cert, '--key-file', n.key,
-          '--scale', String(this.o.churnScale ?? 1), ...(this.#quiesced ? ['--quiesced'] : [])];
+          '--scale', String(this.o.churnScale ?? 1), '--mode', this.o.edgeMode ?? 'churner', ...(this.#quiesced ? ['--quiesced'] : [])];
       },
     }));
     for (const p of this.edges) p.start();
@@ -188,7 +190,11 @@ export class ChaosHarness {
         /* not yet */
       }
       if (text.includes('"Started cloud"')) return;
-      if (!this.cloud.running) throw new Error(`the cloud exited during start:\n${this.cloud.tail(30)}`);
+      if (!this.cloud.running) {
+        // a kill -9 of another fault event may hit the cloud while it starts; its own undo restarts it
+        if (this.cloud.exits.at(-1)?.expected) return;
+        throw new Error(`the cloud exited during start:\n${this.cloud.tail(30)}`);
+      }
       await sleep(100);
     }
     throw new Error(`the cloud did not start within 60 s:\n${this.cloud.tail(30)}`);
@@ -314,6 +320,29 @@ export class ChaosHarness {
   quiesce(): void {
     this.#quiesced = true;
     for (const p of this.edges) p.send('quiesce');
+  }
+
+  /** (kind|key) → code of the reports of `node` the hub refused for good, from every cloud log (newest wins). */
+  refusedReports(node: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (let inc = 1; inc <= this.cloud.incarnation; inc++) {
+      let text = '';
+      try {
+        text = readFileSync(this.cloud.logFile(inc), 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n')) {
+        if (!line.includes('"Refused report"') || !line.includes(node)) continue;
+        try {
+          const r = JSON.parse(line) as { node?: string; kind?: string; key?: string; code?: string };
+          if (r.node === node && r.kind && r.key) out.set(`${r.kind}|${r.key}`, r.code ?? '?');
+        } catch {
+          /* not JSON */
+        }
+      }
+    }
+    return out;
   }
 
   /** RSS in bytes of the cloud and every edge (undefined for a process that is down). */

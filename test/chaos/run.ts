@@ -11,6 +11,8 @@
  *   --quic Q          how many of them use QUIC (default 2; the rest WebSocket)
  *   --mean-gap-ms M   mean gap between fault starts (default 1200)
  *   --converge-timeout-ms T   (default 120000)
+ *   --edge-mode M     churner (default): store + hub + the harness's report churner;
+ *                     agent: the whole agent (edge/node heartbeats, edge/pods process runtime, edge/devices)
  *   --keep            keep the work dir (logs, stores, PKI) even when everything passed
  *
  * A long run: `npm run test:chaos -- --events 1000 --edges 6 --quic 2` (about 25 min).
@@ -65,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       seed: { type: 'string' }, events: { type: 'string' }, edges: { type: 'string' }, quic: { type: 'string' },
-      'mean-gap-ms': { type: 'string' }, 'converge-timeout-ms': { type: 'string' }, keep: { type: 'boolean' },
+      'mean-gap-ms': { type: 'string' }, 'converge-timeout-ms': { type: 'string' }, keep: { type: 'boolean' }, 'edge-mode': { type: 'string' },
     },
     strict: true,
   });
@@ -74,6 +76,8 @@ export async function main(argv: string[]): Promise<number> {
   const events = int('events', values.events, 100, 1, 100_000);
   const edgeCount = int('edges', values.edges, 4, 1, 50);
   const quic = int('quic', values.quic, Math.min(2, edgeCount - 1), 0, edgeCount);
+  const edgeMode = values['edge-mode'] ?? 'churner';
+  if (edgeMode !== 'churner' && edgeMode !== 'agent') throw new Error(`--edge-mode must be churner or agent, got "${edgeMode}"`);
   const missing = await missingPrerequisites();
   if (missing.length > 0) {
     process.stdout.write(`chaos: cannot run here: ${missing.join('; ')}\n0 passed, 1 failed\n`);
@@ -87,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     convergeTimeoutMs: int('converge-timeout-ms', values['converge-timeout-ms'], 120_000, 1000, 3_600_000),
     memoryFactor: 1.5, memorySlackBytes: 40 * 1024 * 1024,
     keepWorkDir: values.keep === true,
+    edgeMode,
     log: (l) => process.stdout.write(`${l}\n`),
   }));
   const passed = result.checks.filter((c) => c.ok).length;
