@@ -32,21 +32,24 @@ for (const gen of ['generate', 'generate-webhooks', 'generate-rbac', 'generate-a
   if (!step(`generated files are up to date (hack/${gen}.ts)`, process.execPath, [`hack/${gen}.ts`, '--check'])) checksFailed++;
 }
 
-const out = join(mkdtempSync(join(tmpdir(), 'outpost-test-')), 'vitest.json');
-const projects = quick ? ['--project', 'unit'] : [];
-step('vitest', bin('vitest'), ['run', ...projects, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...passthrough]);
-
+// unit + integration in one run; e2e afterwards on its own, because it installs cluster-wide
+// things (admission webhooks, a node) that must not overlap the integration tests
+const runs = quick ? [['unit']] : [['unit', 'integration'], ['e2e']];
 let passed = 0;
 let failed = checksFailed;
 let skipped = 0;
-if (existsSync(out)) {
+for (const projects of runs) {
+  const out = join(mkdtempSync(join(tmpdir(), 'outpost-test-')), 'vitest.json');
+  step(`vitest (${projects.join(', ')})`, bin('vitest'), ['run', ...projects.flatMap((p) => ['--project', p]), '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...passthrough]);
+  if (!existsSync(out)) {
+    failed++;
+    continue;
+  }
   const r = JSON.parse(readFileSync(out, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; testResults: { status: string; assertionResults: unknown[] }[] };
-  passed = r.numPassedTests;
+  passed += r.numPassedTests;
   // a test file that failed to load has no assertions but still fails the run
   failed += r.numFailedTests + r.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
-  skipped = r.numPendingTests + r.numTodoTests;
-} else {
-  failed++;
+  skipped += r.numPendingTests + r.numTodoTests;
 }
 process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

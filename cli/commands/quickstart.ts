@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -7,10 +7,11 @@ import type { Command } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { applyAll, readManifests, waitEstablished } from '../apply-manifests.ts';
 import { down, up } from '../../hack/local-cluster/control-plane.ts';
-import { createCa, issueCertificate } from '../../lib/pki.ts';
+import { prepareLocalCloud } from '../install/local.ts';
+import { mintJoinToken } from '../install/token.ts';
 
-const root = join(import.meta.dirname, '..', '..');
-const launcher = join(root, 'bin', 'outpost.js');
+const root0 = join(import.meta.dirname, '..', '..');
+const launcher = join(root0, 'bin', 'outpost.js');
 
 interface QuickstartState {
   kubeconfig: string;
@@ -84,13 +85,27 @@ export const quickstart: Command = {
   },
   async run(values) {
     const say = (l: string) => process.stderr.write(`${l}\n`);
-    const dir = String(values.dir ?? join(root, '.outpost', 'quickstart'));
+    const dir = String(values.dir ?? join(root0, '.outpost', 'quickstart'));
     const statePath = join(dir, 'state.json');
     if (values.down) {
       const st = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as QuickstartState) : undefined;
       for (const [name, pid] of Object.entries(st?.pids ?? {})) {
         if (alive(pid)) process.kill(pid, 'SIGTERM');
         say(`quickstart: stopped ${name}`);
+      }
+      if (st && !st.localCluster) {
+        // a cluster we did not create stays; remove what quickstart put into it, the admission
+        // webhook configurations first: with nobody serving them they would refuse every Device write
+        const kc = new k8s.KubeConfig();
+        kc.loadFromFile(st.kubeconfig);
+        const adm = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+        await adm.deleteValidatingWebhookConfiguration({ name: 'outpost-validating' }).catch(() => undefined);
+        await adm.deleteMutatingWebhookConfiguration({ name: 'outpost-mutating' }).catch(() => undefined);
+        const objects = readManifests(join(root0, 'config', 'quickstart')).reverse();
+        const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+        for (const o of objects) await api.delete({ ...o, metadata: { ...o.metadata, namespace: o.metadata?.namespace ?? (o.kind === 'NodeGroup' ? undefined : 'default') } } as k8s.KubernetesObject).catch(() => undefined);
+        await kc.makeApiClient(k8s.CoreV1Api).deleteNode({ name: 'edge-1' }).catch(() => undefined);
+        say('quickstart: removed its objects from the cluster');
       }
       if (!st || st.localCluster) await down();
       rmSync(dir, { recursive: true, force: true });
@@ -109,7 +124,7 @@ export const quickstart: Command = {
       for (const pid of Object.values(st.pids)) if (alive(pid)) process.kill(pid, 'SIGTERM');
     }
 
-    say('quickstart: [1/5] Kubernetes control plane');
+    say('quickstart: [1/6] Kubernetes control plane');
     let kubeconfig = values.kubeconfig ? String(values.kubeconfig) : '';
     if (!kubeconfig) {
       say('  (the first run builds etcd and Kubernetes from source: about 5-25 min on 2 cores; later runs take seconds)');
@@ -118,48 +133,55 @@ export const quickstart: Command = {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(kubeconfig);
 
-    say('quickstart: [2/5] CRDs');
-    const crds = readManifests(join(root, 'config', 'crd', 'bases'));
+    say('quickstart: [2/6] CRDs');
+    const crds = readManifests(join(root0, 'config', 'crd', 'bases'));
     await applyAll(kc, crds);
     await waitEstablished(kc, crds.map((c) => c.metadata!.name!));
 
-    say('quickstart: [3/5] certificates (hub CA, hub serving certificate, node certificate for edge-1)');
-    const pki = join(dir, 'pki');
-    mkdirSync(pki, { recursive: true });
-    const file = (n: string) => join(pki, n);
-    if (!existsSync(file('edge-1.crt'))) {
-      const ca = await createCa({ commonName: 'outpost-quickstart-ca', validityDays: 365 });
-      const hub = await issueCertificate({ ca, commonName: 'outpost-cloudhub', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], usage: 'server', validityDays: 365 });
-      const node = await issueCertificate({ ca, commonName: 'system:node:edge-1', organization: ['system:nodes'], usage: 'client', validityDays: 365 });
-      for (const [n, body] of [['ca.crt', ca.certPem], ['hub.crt', hub.certPem], ['hub.key', hub.keyPem!], ['edge-1.crt', node.certPem], ['edge-1.key', node.keyPem!]] as const) {
-        writeFileSync(file(n), body, { mode: 0o600 });
-      }
-    }
+    say('quickstart: [3/6] local cloud: hub PKI and config ("outpost init --local")');
+    const stateDir = join(dir, 'cloud');
+    const [hubPort, bootstrapPort, webhookPort] = [await freePort(), await freePort(), await freePort()];
+    await prepareLocalCloud({ stateDir, advertise: ['127.0.0.1'], hubHost: '127.0.0.1', hubPort, bootstrapPort, healthPort: 0, kubeconfig });
 
-    say('quickstart: [4/5] cloud side (controllers, CloudHub, admission webhooks)');
-    const hubPort = await freePort();
-    const webhookPort = await freePort();
+    say('quickstart: [4/6] cloud side: controllers, CloudHub, bootstrap endpoint, admission webhooks ("outpost cloud")');
     const pids: Record<string, number> = {};
-    pids.cloud = daemon(['cloud', '--kubeconfig', kubeconfig, '--leader-elect', 'false', '--health-port', '-1',
-      '--hub-host', '127.0.0.1', '--hub-port', String(hubPort), '--hub-ca-file', file('ca.crt'), '--hub-cert-file', file('hub.crt'), '--hub-key-file', file('hub.key'),
-      '--webhook-port', String(webhookPort), '--webhook-cert-dir', join(dir, 'webhook-certs')], logs('cloud'));
-    writeFileSync(statePath, JSON.stringify({ kubeconfig, localCluster: !values.kubeconfig, pids, hubPort } satisfies QuickstartState, null, 2));
-    await waitFor('CloudHub listening', 120_000, () => portOpen(hubPort), logs('cloud'));
+    const save = () => writeFileSync(statePath, JSON.stringify({ kubeconfig, localCluster: !values.kubeconfig, pids, hubPort } satisfies QuickstartState, null, 2));
+    // Everything on loopback: the API server reaches edge-1's kubelet endpoint on 127.0.0.1.
+    pids.cloud = daemon(['cloud', '--state-dir', stateDir, '--webhook-port', String(webhookPort), '--webhook-cert-dir', join(dir, 'webhook-certs'),
+      '--kubelet-advertise-address', '127.0.0.1', '--kubelet-host', '127.0.0.1'], logs('cloud'));
+    save();
+    await waitFor('the cloud\'s bootstrap endpoint', 120_000, () => portOpen(bootstrapPort), logs('cloud'));
 
-    say('quickstart: [5/5] edge node edge-1');
-    pids.edge = daemon(['edge', '--node-name', 'edge-1', '--hub', `127.0.0.1:${hubPort}`, '--hub-protocol', 'websocket',
-      '--data-dir', join(dir, 'edge-1'), '--ca-file', file('ca.crt'), '--cert-file', file('edge-1.crt'), '--key-file', file('edge-1.key')], logs('edge-1'));
-    writeFileSync(statePath, JSON.stringify({ kubeconfig, localCluster: !values.kubeconfig, pids, hubPort } satisfies QuickstartState, null, 2));
-    await waitFor('edge-1 connected to CloudHub', 60_000, async () => readFileSync(logs('edge-1'), 'utf8').includes('Connected to the cloud'), logs('edge-1'));
-    await applyAll(kc, readManifests(join(root, 'config', 'samples')), 'default');
+    say('quickstart: [5/6] edge node edge-1: token, join, agent ("outpost gettoken", "outpost join", "outpost edge")');
+    const { token } = await mintJoinToken({ stateDir, ttlMs: 3_600_000, description: 'quickstart' });
+    const root = join(dir, 'edge-1');
+    if (!existsSync(join(root, 'config.yaml'))) {
+      const r = spawnSync(process.execPath, [launcher, 'join', '--cloud', `127.0.0.1:${bootstrapPort}`, '--token', token, '--node-name', 'edge-1',
+        '--root', root, '--hub-protocol', 'websocket', '--no-start'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`outpost join failed (${r.status}): ${r.stderr}`);
+    }
+    pids.edge = daemon(['edge', '--root', root, '--mqtt-port', '0', '--node-ip', '127.0.0.1'], logs('edge-1'));
+    save();
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    await waitFor('node edge-1 Ready', 90_000, async () =>
+      (await core.readNode({ name: 'edge-1' })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, logs('edge-1'));
+
+    say('quickstart: [6/6] demo: NodeGroup, a simulated thermometer and an app on edge-1 (config/quickstart)');
+    await applyAll(kc, readManifests(join(root0, 'config', 'quickstart')), 'default');
+    await waitFor('the demo app running on edge-1', 90_000, async () =>
+      (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=hello-edge' })).items.some((p) => p.spec?.nodeName === 'edge-1' && p.status?.phase === 'Running'), logs('edge-1'));
 
     process.stdout.write([
       '',
-      'Outpost quickstart is up: a local control plane, the cloud side and edge node edge-1.',
+      'Outpost quickstart is up: a local control plane, the cloud side, edge node edge-1, a simulated device and an app.',
       `  export KUBECONFIG=${kubeconfig}`,
-      '  kubectl get nodes',
-      '  kubectl get devicemodels,devices,nodegroups,edgeapplications -A',
-      '  kubectl explain devices.spec.properties --api-version=devices.kubeedge.io/v1beta1',
+      '  kubectl get nodes -o wide',
+      '  kubectl get nodegroups,devices,devicemodels',
+      '  kubectl get device demo-thermometer-1 -o jsonpath=\'{.status.twins}\'',
+      '  kubectl logs deploy/hello-edge -f',
+      '  kubectl exec deploy/hello-edge -- sh -c \'echo hello from $(hostname)\'',
+      `  kubectl patch device demo-thermometer-1 --type=json -p '[{"op":"replace","path":"/spec/properties/1/desired/value","value":"25"}]'`,
+      `Add another edge node: npm run outpost -- gettoken --state-dir ${stateDir}, then outpost join on that machine.`,
       `Logs: ${join(dir, 'logs')}`,
       'Remove it with: npm run quickstart -- --down',
       '',

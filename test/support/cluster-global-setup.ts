@@ -37,7 +37,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('localCluster', true);
   return async () => {
     rmSync(me, { force: true });
-    const others = readdirSync(users).filter((f) => alive(Number(f.split('-')[0])));
+    let others: string[] = [];
+    try {
+      others = readdirSync(users).filter((f) => alive(Number(f.split('-')[0])));
+    } catch {
+      return; // someone already removed the cluster
+    }
     if (!wasRunning && others.length === 0 && process.env.OUTPOST_KEEP_CLUSTER !== '1') await down({ dir: defaultClusterDir });
   };
 }
