@@ -1,7 +1,8 @@
 // Device twin throughput and latency against the real control plane: CloudHub
-// (`outpost cloud` in-process), one edge agent with the embedded MQTT broker,
-// and a KubeEdge-style mapper publishing `$hw/events/device/<ns>/<name>/twin/update`
-// over plain MQTT. Prints one JSON object:
+// (`outpost cloud`, in this process), one edge agent (`outpost edge --devices on`,
+// its own process as on a node; --in-process shares this one) with the embedded
+// MQTT broker, and a KubeEdge-style mapper publishing
+// `$hw/events/device/<ns>/<name>/twin/update` over plain MQTT. Prints one JSON object:
 //
 //   updatesPerSecond            twin property updates one node accepts (answered
 //                               without error on twin/update/result), burst phase
@@ -12,12 +13,17 @@
 //                               per report cycle, paced phase, worst device
 //
 //   node bench/twins.ts [--json] [--devices 50] [--properties 4] [--rate 1000]
-//                       [--seconds 20] [--burst 20000] [--cycle-ms 500]
+//                       [--seconds 20] [--burst 20000] [--cycle-ms 500] [--in-process]
+//
+// Also printed, to read the numbers: edge accept latency (publish → result),
+// cloud status writes and their average duration, CPU of this process, the
+// edge agent's RSS, and the 1-minute load average (the numbers mean little on
+// a machine that is busy with other work).
 //
 // Uses (or starts) the local control plane of hack/local-cluster, like the
 // integration tests, and cleans up its namespace.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
@@ -27,7 +33,8 @@ import { startCloud, defaultCloudConfig } from '../cloud/cloud.ts';
 import { startEdge } from '../edge/agent.ts';
 import { KubeClient } from '../controllers/runtime/client.ts';
 import { createLogger } from '../lib/log.ts';
-import { edgeConfig, makePki } from '../test/support/hub-fixture.ts';
+import { edgeConfig, exited, makePki, spawnOutpost } from '../test/support/hub-fixture.ts';
+import { createServer } from 'node:net';
 import type { Device } from '../api/index.ts';
 
 const args = process.argv.slice(2);
@@ -41,6 +48,7 @@ const RATE = opt('rate', 1000);
 const SECONDS = opt('seconds', 20);
 const BURST = opt('burst', 20_000);
 const CYCLE_MS = opt('cycle-ms', 500);
+const IN_PROCESS = args.includes('--in-process');
 const api = 'devices.kubeedge.io/v1beta1';
 const log = createLogger({ level: (process.env.OUTPOST_LOG_LEVEL as 'debug' | 'info' | 'warn' | 'error' | undefined) ?? 'error' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,6 +57,17 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! * 10) / 10;
 };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 async function main(): Promise<Record<string, unknown>> {
   const wasRunning = await isRunning();
@@ -71,9 +90,33 @@ async function main(): Promise<Record<string, unknown>> {
     ...defaultCloudConfig, kubeconfig: state.kubeconfig, leaderElect: false, healthPort: -1,
     hub: { host: '127.0.0.1', port: 0, protocols: ['websocket'], tls: { ca: pki.ca.certPem, cert: pki.hub.cert, key: pki.hub.key } },
   }, { log });
-  const cfg = await edgeConfig(pki, node, cloud.hubAddresses.websocket!.port, 'websocket');
-  const agent = await startEdge({ ...cfg, devices: { mode: 'on', mqtt: { mode: 'embedded', host: '127.0.0.1', port: 0 }, mappers: false } }, { log });
-  const devices = (await agent.devices.ready())!;
+  // The edge agent runs as its own process (`outpost edge`), as on a node; --in-process shares this one.
+  const hubPort = cloud.hubAddresses.websocket!.port;
+  let edge: { mqttUrl: string; stats: () => { reportsSent: number }; devicesSeen: () => Promise<number>; rssMB: () => number | undefined; stop: () => Promise<void> };
+  if (IN_PROCESS) {
+    const cfg = await edgeConfig(pki, node, hubPort, 'websocket');
+    const agent = await startEdge({ ...cfg, devices: { mode: 'on', mqtt: { mode: 'embedded', host: '127.0.0.1', port: 0 }, mappers: false } }, { log });
+    const devices = (await agent.devices.ready())!;
+    edge = { mqttUrl: devices.bus!.url, stats: () => agent.hub.stats, devicesSeen: async () => devices.twin.devices().length, rssMB: () => undefined, stop: () => agent.stop() };
+  } else {
+    const n = await pki.node(node);
+    const mqttPort = await freePort();
+    const child = spawnOutpost(['edge', '--node-name', node, '--hub', `127.0.0.1:${hubPort}`, '--hub-protocol', 'websocket', '--data-dir', join(pki.dir, 'edge-data'),
+      '--ca-file', pki.caFile, '--cert-file', n.certFile, '--key-file', n.keyFile, '--devices', 'on', '--mqtt-port', String(mqttPort), '--mappers', 'off'], { OUTPOST_LOG_LEVEL: 'warn' });
+    edge = {
+      mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+      stats: () => ({ reportsSent: -1 }),
+      rssMB: () => {
+        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return m ? Math.round(Number(m[1]) / 102.4) / 10 : undefined;
+      },
+      devicesSeen: async () => (await client.list<Device>(`/apis/${api}/namespaces/${ns}/devices`)).items.filter((d) => d.status?.twins !== undefined).length,
+      stop: async () => {
+        if (child.exitCode === null) process.kill(child.pid!, 'SIGTERM');
+        await exited(child);
+      },
+    };
+  }
   const props = Array.from({ length: PROPS }, (_, i) => `p${i}`);
   const names = Array.from({ length: DEVICES }, (_, i) => `dev-${i}`);
   try {
@@ -87,7 +130,10 @@ async function main(): Promise<Record<string, unknown>> {
         spec: { deviceModelRef: { name: 'bench' }, nodeName: node, protocol: { protocolName: 'bench' }, properties: props.map((p) => ({ name: p, reportCycle: CYCLE_MS * 1e6, reportToCloud: true })) },
       } satisfies Device);
     }
-    while (devices.twin.devices().length < DEVICES) await sleep(50);
+    // every device reached the edge when the edge's first snapshot of it is in its status
+    while ((await edge.devicesSeen()) < DEVICES) await sleep(200);
+    await sleep(2000);
+    const edgeRssIdleMB = edge.rssMB();
 
     // status watch: latency bookkeeping and write counting
     const pending = new Map<string, [seq: number, sentAt: number][]>();
@@ -118,7 +164,7 @@ async function main(): Promise<Record<string, unknown>> {
     };
     await startWatch();
 
-    const app = await connectAsync(devices.bus!.url, { clientId: `bench-mapper-${run}`, protocolVersion: 4, reconnectPeriod: 0 });
+    const app = await connectAsync(edge.mqttUrl, { clientId: `bench-mapper-${run}`, protocolVersion: 4, reconnectPeriod: 0 });
     let accepted = 0;
     let refused = 0;
     const sentAt = new Map<string, number>();
@@ -172,7 +218,7 @@ async function main(): Promise<Record<string, unknown>> {
     writes.clear();
     counting = true;
     const w0 = { ...cloud.deviceStatus!.stats };
-    const hub0 = { ...agent.hub.stats };
+    const hub0 = { ...edge.stats() };
     const cpu0 = process.cpuUsage();
     const l0 = performance.now();
     const tickMs = 10;
@@ -187,13 +233,16 @@ async function main(): Promise<Record<string, unknown>> {
     }
     const loadSeconds = (performance.now() - l0) / 1000;
     const loadAccepted = accepted;
+    const edgeRssMB = edge.rssMB();
     const cpu = process.cpuUsage(cpu0);
     const w1 = cloud.deviceStatus!.stats;
-    const hub1 = agent.hub.stats;
+    const hub1 = edge.stats();
     counting = false;
     const deadline = performance.now() + 15_000;
     while ([...pending.values()].some((q) => q.length) && performance.now() < deadline) await sleep(50);
     const lost = [...pending.values()].reduce((n, q) => n + q.length, 0);
+    await sleep(10_000);
+    const edgeRssSettledMB = edge.rssMB();
     watching = false;
     req?.abort();
     await app.endAsync(true);
@@ -215,20 +264,21 @@ async function main(): Promise<Record<string, unknown>> {
       propertiesPerDevice: PROPS,
       reportCycleMs: CYCLE_MS,
       loadSeconds: Math.round(loadSeconds * 10) / 10,
-      twinFlushes: devices.twin.stats.flushes,
+      edgeProcess: IN_PROCESS ? 'in-process' : 'child process',
+      ...(edgeRssMB !== undefined ? { edgeRssIdleMB, edgeRssLoadMB: edgeRssMB, edgeRssSettledMB } : {}),
       edgeAcceptP50Ms: pct(acceptMs, 50),
       edgeAcceptP99Ms: pct(acceptMs, 99),
       cloudReports: w1.reports - w0.reports,
       cloudStatusWrites: w1.writes - w0.writes,
       cloudWriteAvgMs: Math.round((w1.writeMsTotal - w0.writeMsTotal) / Math.max(1, w1.writes - w0.writes)),
       cloudWriteFailures: w1.failed - w0.failed,
-      edgeReportsSent: hub1.reportsSent - hub0.reportsSent,
+      ...(IN_PROCESS ? { edgeReportsSent: hub1.reportsSent - hub0.reportsSent } : {}),
       processCpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / (loadSeconds * 1000)) * 100),
       loadAverage1m: Math.round(loadavg()[0]! * 10) / 10,
       node: process.version,
     };
   } finally {
-    await agent.stop();
+    await edge.stop();
     await cloud.stop();
     await client.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => undefined);
     rmSync(me, { force: true });

@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const major = Number(process.versions.node.split('.')[0]);
-if (major >= 24) {
+if (major >= 24 && process.argv[2] === 'edge') {
+  // `outpost edge` loads only the edge agent's modules: the other commands pull in
+  // @kubernetes/client-node and the controllers, ≈ 50 MB of RSS an edge device should not pay for
+  const { edgeMain } = await import('../cli/edge-main.ts');
+  process.exitCode = await edgeMain(process.argv.slice(3));
+} else if (major >= 24) {
   const { main } = await import('../cli/main.ts');
   process.exitCode = await main(process.argv.slice(2));
 } else {

@@ -106,7 +106,15 @@ export async function startCloud(cfg: CloudConfig, opts: { log?: Logger; onLeade
   addEdgeApplicationController(manager);
   addDeviceController(manager);
   let hub: CloudHub | undefined;
-  const kubelet = cfg.hub && cfg.kubelet ? new KubeletEndpoints({ ...cfg.kubelet, clientCa: cfg.kubelet.clientCa ?? await discoverKubeletClientCa(manager.client!) }, { client: manager.client!, log }) : undefined;
+  let kubeletClientCa = cfg.kubelet?.clientCa;
+  if (cfg.hub && cfg.kubelet && kubeletClientCa === undefined) {
+    // on by default: a cluster that does not publish its client CA runs without the endpoint rather than not at all
+    kubeletClientCa = await discoverKubeletClientCa(manager.client!).catch((err: unknown) => {
+      log.warn('Serving no kubelet endpoint for edge nodes (kubectl logs/exec to edge pods will fail); pass --kubelet-client-ca-file', { err });
+      return undefined;
+    });
+  }
+  const kubelet = cfg.hub && cfg.kubelet && kubeletClientCa !== undefined ? new KubeletEndpoints({ ...cfg.kubelet, clientCa: kubeletClientCa }, { client: manager.client!, log }) : undefined;
   let deviceStatus: DeviceStatusWriter | undefined;
   if (cfg.hub) {
     const sources = new InformerSources(manager.informers);

@@ -62,8 +62,8 @@ export async function startEdge(config: EdgeConfig, opts: { log?: Logger; identi
   // before hub.start(): the first Device the hub applies must be seen (attachDevices loads edge/devices lazily)
   const devices = attachDevices({ store, nodeName: config.nodeName, log, notifyOutbox: () => hub.notifyOutbox(), ...(config.devices ? { config: config.devices } : {}) });
   // kubectl logs/exec/attach/port-forward/top arrive as tunnel streams on the hub session (edge/kubelet)
-  let podsRef: NodeWorkloads | undefined;
-  const kubelet = attachKubelet(hub, { nodeName: config.nodeName, store, log, pods: () => podsRef?.pods });
+  const podsRef: { workloads?: NodeWorkloads } = {};
+  const kubelet = attachKubelet(hub, { nodeName: config.nodeName, store, log, pods: () => podsRef.workloads?.pods });
   hub.start();
   const identity = startAgentIdentity(config, log, (c, how) => {
     tls = Object.freeze({ ca: c.ca, cert: c.cert, key: c.key });
@@ -73,7 +73,7 @@ export async function startEdge(config: EdgeConfig, opts: { log?: Logger; identi
   const workloads = await startNodeWorkloads(config, {
     store, log, notify: () => hub.notifyOutbox(), onSynced: (cb) => hub.onState((st) => st === 'synced' && cb()),
   });
-  podsRef = workloads;
+  podsRef.workloads = workloads;
   log.info('Started edge agent', { dataDir: config.dataDir, hub: `${config.hub.host}:${config.hub.port}`, protocol: config.hub.protocol, objects: store.objects.count() });
   return {
     config, store, hub, identity, workloads, devices,

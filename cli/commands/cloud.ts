@@ -4,6 +4,8 @@ import { CliError } from '../errors.ts';
 import { defaultCloudConfig, startCloud, type CloudConfig } from '../../cloud/cloud.ts';
 import { cloudIdentityFromFlags, identityOptionHelp, identityOptions } from '../install/cloud-flags.ts';
 import { localCloudConfig, removeCloudPid, writeCloudPid } from '../install/local.ts';
+import { defaultAdvertiseAddress, parsePortRange } from '../../cloud/kubelet/endpoints.ts';
+import { KubeletError } from '../../cloud/kubelet/errors.ts';
 
 function serviceRef(v: string): { namespace: string; name: string } {
   const m = /^([a-z0-9-]{1,63})\/([a-z0-9-]{1,63})$/.exec(v);
@@ -37,6 +39,10 @@ export const cloud: Command = {
     'hub-cert-file': { type: 'string' },
     'hub-key-file': { type: 'string' },
     'webhook-port': { type: 'string' },
+    'kubelet-port-range': { type: 'string' },
+    'kubelet-client-ca-file': { type: 'string' },
+    'kubelet-advertise-address': { type: 'string' },
+    'kubelet-host': { type: 'string' },
     'webhook-host': { type: 'string' },
     'webhook-mode': { type: 'string' },
     'webhook-cert-dir': { type: 'string' },
@@ -56,6 +62,10 @@ export const cloud: Command = {
     'hub-ca-file': 'CA that signs node client certificates',
     'hub-cert-file': 'CloudHub serving certificate (SANs: every address edges dial)',
     'hub-key-file': 'CloudHub private key',
+    'kubelet-port-range': 'ports for the kubelet endpoint of edge nodes, one per connected node (kubectl logs/exec/attach/port-forward/top; default 10350-10850; off = none)',
+    'kubelet-client-ca-file': 'CA of the API server\'s --kubelet-client-certificate (default: client-ca-file of kube-system/extension-apiserver-authentication)',
+    'kubelet-advertise-address': 'IP of this replica the API server dials for edge kubelets (default: first non-loopback IPv4)',
+    'kubelet-host': 'address the kubelet endpoints listen on (default 0.0.0.0)',
     'webhook-port': 'admission webhook port (default -1 = no webhooks; 9443 is usual)',
     'webhook-host': 'address the webhook server listens on (default 127.0.0.1)',
     'webhook-mode': 'url (the API server calls https://<host>:<port>; Outpost as a process) or service (in-cluster) (default url)',
@@ -110,9 +120,10 @@ export const cloud: Command = {
       }
       : undefined;
     const stateDir = v['state-dir'] === undefined ? undefined : String(v['state-dir']);
+    const kubelet = kubeletFromFlags(v);
     const c = await startCloud(Object.freeze(stateDir
-      ? { ...(await localCloudConfig(stateDir, v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {})), ...(webhooks ? { webhooks } : {}) }
-      : { ...cfg, ...(hub ? { hub } : {}), ...(bootstrap ? { bootstrap } : {}), ...(webhooks ? { webhooks } : {}) }));
+      ? { ...(await localCloudConfig(stateDir, v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {})), ...(webhooks ? { webhooks } : {}), ...(kubelet ? { kubelet } : {}) }
+      : { ...cfg, ...(hub ? { hub } : {}), ...(bootstrap ? { bootstrap } : {}), ...(webhooks ? { webhooks } : {}), ...(hub && kubelet ? { kubelet } : {}) }));
     if (stateDir) writeCloudPid(stateDir);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -123,3 +134,27 @@ export const cloud: Command = {
     return 0;
   },
 };
+
+/** The kubelet endpoint (on unless --kubelet-port-range off): cloud/kubelet. */
+function kubeletFromFlags(v: Record<string, unknown>): CloudConfig['kubelet'] {
+  const range = String(v['kubelet-port-range'] ?? '10350-10850');
+  if (range === 'off') return undefined;
+  let portRange: [number, number];
+  try {
+    portRange = parsePortRange(range);
+  } catch (err) {
+    throw new CliError('CLI_USAGE', `--kubelet-port-range: ${(err as KubeletError).message}`);
+  }
+  let clientCa: string | undefined;
+  if (v['kubelet-client-ca-file'] !== undefined) {
+    try {
+      clientCa = readFileSync(String(v['kubelet-client-ca-file']), 'utf8');
+    } catch (err) {
+      throw new CliError('CLI_USAGE', `--kubelet-client-ca-file: cannot read ${String(v['kubelet-client-ca-file'])} (${(err as NodeJS.ErrnoException).code})`);
+    }
+  }
+  return {
+    host: String(v['kubelet-host'] ?? '0.0.0.0'), advertiseAddress: String(v['kubelet-advertise-address'] ?? defaultAdvertiseAddress()), portRange,
+    ...(clientCa ? { clientCa } : {}),
+  };
+}

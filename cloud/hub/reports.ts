@@ -51,6 +51,8 @@ export function authorizeReport(node: string, report: Report, lookups: ReportLoo
       if (involved.kind === 'Node') return involved.name === node ? undefined : forbid(`record events about node ${involved.name}`);
       const key = objectKey(involved.apiVersion ?? 'v1', involved.kind, involved.namespace ?? '', involved.name);
       const obj = lookups.get(key) as { spec?: { nodeName?: string } } | undefined;
+      // a pod deleted before its last events arrived (Killing, ...): refused, but not a security event
+      if (!obj && ['Pod', 'Device'].includes(involved.kind)) return { code: 'NotFound', message: `${key} does not exist (any more)` };
       return obj?.spec?.nodeName === node ? undefined : forbid(`record events about ${key}`);
     }
     case 'device-twin':

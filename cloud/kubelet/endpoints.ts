@@ -45,6 +45,8 @@ export interface KubeletEndpointConfig {
   portRange: [number, number];
   /** PEM bundle: the CA that signed the API server's --kubelet-client-certificate. */
   clientCa: string;
+  /** A node's port is released this long after its session closed without a new one (default 10 min). */
+  releaseAfterMs?: number;
   /** CA that issues the serving certificate (default: a CA made at start; the API server does not verify kubelet certificates without --kubelet-certificate-authority). */
   servingCa?: CertificateAndKey;
 }
@@ -159,6 +161,21 @@ export class KubeletEndpoints {
   #onSession(session: Session): void {
     if (this.#closed) return;
     this.#muxFor(session);
+    session.link.onClose(() => {
+      // a node that moved to another replica (or went away) gives its port back after a while
+      const t = setTimeout(() => {
+        const now = this.#hub?.session(session.node);
+        if (this.#closed || (now && !now.closed)) return;
+        const ep = this.#byNode.get(session.node);
+        this.#byNode.delete(session.node);
+        void ep?.then((e) => {
+          this.#usedPorts.delete(e.port);
+          e.server.close();
+          this.#log.info('Released kubelet endpoint', { node: e.node, port: e.port });
+        }, () => undefined);
+      }, this.#cfg.releaseAfterMs ?? 600_000);
+      t.unref();
+    });
     let ep = this.#byNode.get(session.node);
     if (!ep) {
       ep = this.#allocate(session.node);

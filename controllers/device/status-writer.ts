@@ -52,6 +52,8 @@ interface DeviceEntry {
   lastWriteAt: number;
   /** JSON of the last status written, to skip writes that change nothing. */
   lastWritten: string | undefined;
+  /** Conditions last written: the cache may not show them yet, and their transition times must not move. */
+  lastConditions: DeviceStatus['conditions'];
   cancelTimer: (() => void) | undefined;
   state: 'idle' | 'scheduled' | 'queued' | 'writing';
 }
@@ -99,7 +101,7 @@ export class DeviceStatusWriter {
       return Promise.reject(new KubeApiError(404, `${report.key} was recreated (uid ${device.metadata.uid}, report for ${uid})`, 'NotFound'));
     }
     let e = this.#entries.get(report.key);
-    if (!e) this.#entries.set(report.key, (e = { key: report.key, view: undefined, waiters: [], lastWriteAt: -Infinity, lastWritten: undefined, cancelTimer: undefined, state: 'idle' }));
+    if (!e) this.#entries.set(report.key, (e = { key: report.key, view: undefined, waiters: [], lastWriteAt: -Infinity, lastWritten: undefined, lastConditions: undefined, cancelTimer: undefined, state: 'idle' }));
     e.view = mergeReport(e.view, merged);
     const entry = e;
     return new Promise<void>((resolve, reject) => {
@@ -173,8 +175,9 @@ export class DeviceStatusWriter {
     const device = this.#o.device(e.key);
     try {
       if (!device) throw new KubeApiError(404, `${e.key} does not exist (any more)`, 'NotFound');
+      const current = e.lastConditions ? { ...device, status: { ...device.status, conditions: e.lastConditions } } : device;
       const status = planDeviceStatus({
-        device, ...(e.view ? { edge: e.view } : {}),
+        device: current, ...(e.view ? { edge: e.view } : {}),
         ...(device.spec?.nodeName ? { node: this.#o.node(device.spec.nodeName) } : {}),
         now: new Date(this.#clock.now()),
       });
@@ -185,6 +188,7 @@ export class DeviceStatusWriter {
         const startedAt = this.#clock.now();
         await this.#o.patchStatus({ namespace: device.metadata.namespace ?? '', name: device.metadata.name ?? '' }, status);
         e.lastWritten = json;
+        e.lastConditions = status.conditions;
         e.lastWriteAt = startedAt;
         this.stats.writes++;
         const ms = this.#clock.now() - startedAt;

@@ -8,7 +8,6 @@ import type { Logger } from '../../lib/log.ts';
 import type { EdgeStore } from '../store/store.ts';
 import { defaultDevicesConfig, type DevicesConfig } from './config.ts';
 import type { Devices } from './index.ts';
-import { DEVICE_API_VERSION } from './spec.ts';
 
 export interface DevicesHandle {
   /** Resolves with the running device module once started (undefined when off or stopped first). */
@@ -26,6 +25,8 @@ export interface AttachOptions {
   config?: DevicesConfig;
 }
 
+// spelled out (not imported from spec.ts) to keep this module's imports minimal
+const DEVICE_API_VERSION = 'devices.kubeedge.io/v1beta1';
 const devicePrefix = `${DEVICE_API_VERSION}/Device/`;
 
 /** Call before the hub starts applying objects, so the first Device is seen. Never throws. */

@@ -49,9 +49,13 @@ export async function openEmbeddedBroker(cfg: { host: string; port: number }, lo
       // subscriptions do not apply this rule, client subscriptions do).
       const dollarSafe = filter.startsWith('#') || filter.startsWith('+');
       return new Promise((resolve) => {
+        // The delivery callback runs in a microtask, never synchronously: when aedes' emitter has
+        // queued messages (more than `concurrency` deliveries in flight, e.g. a slow app
+        // subscriber), each synchronous completion drains the next message one stack frame
+        // deeper, and a burst of a few thousand messages overflowed the stack (mqemitter 7).
         broker.subscribe(filter, (packet, cb) => {
           if (dollarSafe && packet.topic.startsWith('$')) {
-            cb();
+            queueMicrotask(cb);
             return;
           }
           try {
@@ -59,7 +63,7 @@ export async function openEmbeddedBroker(cfg: { host: string; port: number }, lo
           } catch (err) {
             l.error('MQTT handler failed', { topic: packet.topic, err });
           }
-          cb();
+          queueMicrotask(cb);
         }, () => resolve());
       });
     },

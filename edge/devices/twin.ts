@@ -15,7 +15,7 @@
  * Outputs: events (twin changes with the current delta, state changes,
  * membership) for the MQTT contract and the mappers, and upstream reports:
  * a full `device-twin` snapshot per device, put in the durable outbox at
- * most twice per report cycle (the cloud writes status at most once per
+ * most once per report cycle (the cloud writes status at most once per
  * cycle; edge/protocol/device-reports.ts), and a `device-state` snapshot per
  * state change. The outbox coalesces per device, so with the cloud away the
  * newest value of every property waits there, nothing older.
@@ -456,10 +456,16 @@ export class DeviceTwin {
     this.#st.upsertState.run(e.spec.id, e.state, e.lastOnline ?? null, e.seq, e.twinDirty ? 1 : 0, this.#now());
   }
 
-  /** Puts a twin snapshot now, or marks it due: at most two per upstream cycle per device. */
+  /**
+   * Puts a twin snapshot now, or marks it due: at most one per upstream
+   * cycle per device, the cloud's write rate. Snapshots then arrive when the
+   * cloud's slot for the device is open and are written at once, so a value
+   * waits at most about one cycle (half on average); sending more often only
+   * queues snapshots behind the device's next write slot.
+   */
   #maybePutTwin(e: Entry, tx: Tx): void {
     if (!e.twinDirty) return;
-    const due = e.lastTwinPutAt + e.spec.upstreamCycleMs / 2;
+    const due = e.lastTwinPutAt + e.spec.upstreamCycleMs;
     if (due <= this.#now()) {
       this.#putTwin(e, tx);
       return;

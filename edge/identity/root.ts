@@ -14,9 +14,13 @@
 import { X509Certificate } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
 import { isValidNodeName } from '../../lib/join-token.ts';
 import { IdentityError } from './errors.ts';
+
+// `yaml` (≈ 8 MB of RSS) is loaded only when a root directory is read or written, not by every
+// edge agent (docs/benchmarks.md, "Edge agent memory"); synchronous, because readRootConfig is.
+const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml') as typeof import('yaml');
 
 export const rootFiles = {
   config: 'config.yaml',
@@ -103,7 +107,7 @@ export function readRootConfig(root: string): EdgeRootConfig | undefined {
   }
   let raw: unknown;
   try {
-    raw = YAML.parse(text);
+    raw = yaml().parse(text);
   } catch (err) {
     invalid(root, `is not valid YAML (${(err as Error).message})`);
   }
@@ -111,7 +115,7 @@ export function readRootConfig(root: string): EdgeRootConfig | undefined {
 }
 
 export function renderRootConfig(c: EdgeRootConfig): string {
-  return `# Written by "outpost join"; read by "outpost edge --root <this directory>".\n${YAML.stringify(c)}`;
+  return `# Written by "outpost join"; read by "outpost edge --root <this directory>".\n${yaml().stringify(c)}`;
 }
 
 /** Writes a file atomically: temp file in the same directory, fsync, rename. */

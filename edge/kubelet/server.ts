@@ -13,6 +13,7 @@
  *   POST /attach/{ns}/{pod}/{container}?input&output&error&tty
  *   POST /portForward/{ns}/{pod}[?port=N]                                   (SPDY/3.1, portforward.k8s.io)
  *   GET  /stats/summary                                                      (kubelet stats API v1alpha1)
+ *   GET  /metrics/resource                                                   (resource metrics for metrics-server)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -23,7 +24,7 @@ import type { EdgeStore } from '../store/store.ts';
 import {
   negotiate, PORT_FORWARD_PROTOCOL, REMOTE_COMMAND_PROTOCOLS, servePortForward, serveRemoteCommand, upgradeResponse,
 } from './remote-command.ts';
-import { statsSummary } from './stats.ts';
+import { resourceMetrics, statsSummary } from './stats.ts';
 
 export interface KubeletServerOptions {
   nodeName: string;
@@ -97,6 +98,13 @@ export function createKubeletServer(o: KubeletServerOptions): KubeletServer {
         if (parts[1] === 'summary') {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(JSON.stringify(statsSummary({ nodeName: o.nodeName, store: o.store })));
+          return;
+        }
+        break;
+      case 'metrics':
+        if (parts[1] === 'resource') {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          res.end(resourceMetrics(statsSummary({ nodeName: o.nodeName, store: o.store })));
           return;
         }
         break;
@@ -180,7 +188,7 @@ export function createKubeletServer(o: KubeletServerOptions): KubeletServer {
     if (kind === 'portForward') {
       if (!negotiate(offers, [PORT_FORWARD_PROTOCOL])) return fail(400, `port-forward needs protocol ${PORT_FORWARD_PROTOCOL}, offered [${offers.join(', ')}]`);
       try {
-        pm.status(ns, pod) ?? pm.logPath(ns, pod);
+        if (!pm.status(ns, pod)) pm.logPath(ns, pod); // the pod runs on this node (throws PodError otherwise)
       } catch (err) {
         return fail(httpCode(err), (err as Error).message);
       }

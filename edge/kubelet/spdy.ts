@@ -165,6 +165,10 @@ export class HeaderCompressor {
       parts.push(hdr, chunk);
       if (raw.length === 0) break;
     }
+    // An empty stored block after the data, exactly what a zlib sync flush ends with: Go's
+    // flate reader hands out a stored block's bytes only once it has read the next block
+    // header, and spdystream requires each frame's header block to be consumed entirely.
+    parts.push(Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]));
     return Buffer.concat(parts);
   }
 }
@@ -400,16 +404,12 @@ export class SpdyConnection {
     let frames: SpdyFrame[];
     try {
       frames = this.#parser.push(d);
-    } catch (err) {
-      if (process.env.OUTPOST_SPDY_DEBUG) console.error('SPDY parse error', err);
+    } catch {
       this.#send({ type: 'goaway', lastGoodStreamId: this.#lastStreamId, status: 1 });
       this.close();
       return;
     }
-    for (const f of frames) {
-      if (process.env.OUTPOST_SPDY_DEBUG) console.error('SPDY in', JSON.stringify(f).slice(0, 300));
-      this.#onFrame(f);
-    }
+    for (const f of frames) this.#onFrame(f);
   }
 
   #onFrame(f: SpdyFrame): void {

@@ -102,3 +102,38 @@ export function statsSummary(o: { nodeName: string; store: EdgeStore; now?: numb
     pods,
   };
 }
+
+interface SummaryShape {
+  node: { cpu: { usageCoreNanoSeconds: number }; memory: { workingSetBytes: number } };
+  pods: { podRef: { name: string; namespace: string }; containers: { name: string; startTime: string; cpu: { usageCoreNanoSeconds: number }; memory: { workingSetBytes: number } }[]; cpu: { usageCoreNanoSeconds: number }; memory: { workingSetBytes: number } }[];
+}
+
+const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/**
+ * `/metrics/resource` in the Prometheus text format, what metrics-server
+ * ≥ 0.6 scrapes for `kubectl top` (kubelet resource metrics: node, pod and
+ * container CPU seconds and working set). Containers without usage data
+ * (CRI for now) are left out rather than reported as zero.
+ */
+export function resourceMetrics(summary: object, nowMs = Date.now()): string {
+  const s = summary as SummaryShape;
+  const ts = ` ${nowMs}`;
+  const out: string[] = [];
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, rows: [labels: string, value: number][]) => {
+    out.push(`# HELP ${name} [STABLE] ${help}`, `# TYPE ${name} ${type}`);
+    for (const [l, v] of rows) out.push(`${name}${l} ${v}${ts}`);
+  };
+  const withUsage = s.pods.map((p) => ({ p, cs: p.containers.filter((c) => c.memory.workingSetBytes > 0) })).filter((x) => x.cs.length > 0);
+  const cl = (p: SummaryShape['pods'][number], c: { name: string }) => `{container="${label(c.name)}",namespace="${label(p.podRef.namespace)}",pod="${label(p.podRef.name)}"}`;
+  const pl = (p: SummaryShape['pods'][number]) => `{namespace="${label(p.podRef.namespace)}",pod="${label(p.podRef.name)}"}`;
+  metric('container_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the container in core-seconds', withUsage.flatMap(({ p, cs }) => cs.map((c): [string, number] => [cl(p, c), c.cpu.usageCoreNanoSeconds / 1e9])));
+  metric('container_memory_working_set_bytes', 'gauge', 'Current working set of the container in bytes', withUsage.flatMap(({ p, cs }) => cs.map((c): [string, number] => [cl(p, c), c.memory.workingSetBytes])));
+  metric('container_start_time_seconds', 'gauge', 'Start time of the container since unix epoch in seconds', withUsage.flatMap(({ p, cs }) => cs.map((c): [string, number] => [cl(p, c), Date.parse(c.startTime) / 1000])));
+  metric('node_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the node in core-seconds', [['', s.node.cpu.usageCoreNanoSeconds / 1e9]]);
+  metric('node_memory_working_set_bytes', 'gauge', 'Current working set of the node in bytes', [['', s.node.memory.workingSetBytes]]);
+  metric('pod_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the pod in core-seconds', withUsage.map(({ p }): [string, number] => [pl(p), p.cpu.usageCoreNanoSeconds / 1e9]));
+  metric('pod_memory_working_set_bytes', 'gauge', 'Current working set of the pod in bytes', withUsage.map(({ p }): [string, number] => [pl(p), p.memory.workingSetBytes]));
+  out.push('# HELP scrape_error [STABLE] 1 if there was an error while getting container metrics, 0 otherwise', '# TYPE scrape_error gauge', 'scrape_error 0');
+  return out.join('\n') + '\n';
+}

@@ -156,8 +156,8 @@ export interface ReportCycleSpec {
  * How often one Device's twins go upstream and are written to its status:
  * the shortest reportCycle among its properties that report to the cloud
  * (KubeEdge: reportCycle, nanoseconds), else {@link DEFAULT_REPORT_CYCLE_MS};
- * never below `floorMs`. Both sides use it: the edge sends at most two
- * snapshots per cycle, the cloud writes status at most once per cycle. Pure.
+ * never below `floorMs`. Both sides use it: the edge sends at most one
+ * snapshot per cycle, the cloud writes status at most once per cycle. Pure.
  */
 export function deviceReportCycleMs(spec: ReportCycleSpec | undefined, floorMs = 100): number {
   let best = Infinity;

@@ -24,7 +24,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { parseCertificate } from '../../lib/pki.ts';
+import { subjectCommonName } from '../../lib/cert-cn.ts';
 import type { Logger } from '../../lib/log.ts';
 import { TransportError, isTransportError, type TransportErrorCode } from './errors.ts';
 import {
@@ -436,7 +436,7 @@ export async function dial(opts: DialOptions & { loadQuic?: QuicLoader }): Promi
   }
   const conn = client.connection;
   const chain = conn.getRemoteCertsChain();
-  const peer = { commonName: chain[0] ? parseCertificate(chain[0]).subjectCN : undefined, remoteAddress: target };
+  const peer = { commonName: chain[0] ? subjectCommonName(chain[0]) : undefined, remoteAddress: target };
   const teardown: Teardown = (code, reason) => safeTeardown(() => client.destroy({ isApp: true, errorCode: code, reason: new TextEncoder().encode(clipReason(reason)), force: true }));
   const link = new QuicLink(conn.newStream('bidi'), conn, peer, o, teardown, q.events.EventQUICConnectionError.name);
   void link._write(u32(HELLO));
@@ -472,7 +472,7 @@ class QuicListener extends ListenerBase {
         void stop(1002, 'client certificate required');
         return;
       }
-      const peer = { commonName: parseCertificate(chain[0]).subjectCN, remoteAddress: remote };
+      const peer = { commonName: subjectCommonName(chain[0]), remoteAddress: remote };
       // A connection that never opens its stream and says hello is dropped.
       const t = setTimeout(() => void stop(1002, 'no hello'), helloTimeoutMs).unref();
       let link: QuicLink | undefined;

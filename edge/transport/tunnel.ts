@@ -124,8 +124,7 @@ export class TunnelStream extends Duplex {
     }
     if (end) {
       this.#gotEnd = true;
-      this.push(null);
-      if (this.#sentEnd) this.destroy();
+      this.push(null); // autoDestroy frees the stream once it is read to the end and our side finished
     }
   }
 
@@ -175,7 +174,6 @@ export class TunnelStream extends Duplex {
     this.accepted.then(() => {
       this.#sentEnd = true;
       this.#mux._send({ type: 'response', id: this.id, end: true, body: empty });
-      if (this.#gotEnd) this.destroy();
       cb();
     }, (e: Error) => cb(e));
   }

@@ -16,7 +16,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { parseCertificate } from '../../lib/pki.ts';
+import { subjectCommonName } from '../../lib/cert-cn.ts';
 import { TransportError } from './errors.ts';
 import {
   LinkBase, ListenerBase, checkCloseCode, clipReason, formatAddress, peerCloseInfo, resolveLinkOptions, tooLarge,
@@ -31,7 +31,7 @@ export const SLOW_CLIENT_TIMEOUT_MS = 10_000;
 
 function peerCn(socket: TLSSocket): string | undefined {
   const raw = socket.getPeerCertificate()?.raw;
-  return raw ? parseCertificate(new Uint8Array(raw)).subjectCN : undefined;
+  return raw ? subjectCommonName(new Uint8Array(raw)) : undefined;
 }
 
 /** TLS failures by OpenSSL/Node error code; everything else is a connect failure. */

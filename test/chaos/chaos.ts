@@ -21,7 +21,7 @@ import * as k8s from '@kubernetes/client-node';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeApiError, KubeClient } from '../../controllers/runtime/index.ts';
+import { KubeClient } from '../../controllers/runtime/index.ts';
 import { inventoryDigest } from '../../edge/protocol/index.ts';
 import { ChaosHarness, sleep, type EdgeSpec } from '../../hack/chaos/harness.ts';
 import { expectations, pendingReports, snapshot } from '../../hack/chaos/edge-db.ts';

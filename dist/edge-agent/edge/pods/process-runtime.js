@@ -1,0 +1,538 @@
+/**
+ * The process runtime (default): each container is a host process, for
+ * devices with no container runtime. What a container gets:
+ *
+ * - argv = `command` + `args` (no image: `image` is reported but not used,
+ *   so `command` or `args` must name a host executable), the pod's env (a
+ *   clean environment, not the agent's), `workingDir` (default `/`),
+ *   `runAsUser`/`runAsGroup` (through setpriv);
+ * - its own session and process group: stop = SIGTERM to the group, then
+ *   SIGKILL after the grace period; leftovers of the group are killed when
+ *   the main process exits (as a container's pid namespace would);
+ * - volume mounts at their `mountPath` in a private mount namespace
+ *   (`unshare --mount`, bind mounts, read-only remounts) when the agent runs
+ *   as root, so two pods can mount different things at the same path. A
+ *   missing mountPath is created on the host as an empty mount point (like
+ *   Docker does for bind targets). Not root: no mounts (a warning), the
+ *   volumes are still in the pod directory;
+ * - stdout/stderr appended to raw files by the process itself (no pipe to
+ *   the agent), converted to the CRI log format by the agent: the process
+ *   keeps running, and writing, while no agent runs;
+ * - a small `sh` wrapper as the group leader that waits for the process and
+ *   writes its exit status to a file, so an agent that adopts the process
+ *   after a restart still learns how it ended. The wrapper ignores SIGTERM
+ *   (the process gets it directly, as a member of the group).
+ *
+ * Not isolated: no pid/network/UTS namespaces, no cgroup limits (memory and
+ * CPU limits are not enforced), no TTY for exec/attach. Host network only,
+ * which is what every Outpost pod uses.
+ */
+import { spawn, spawnSync,                   } from 'node:child_process';
+import { accessSync, closeSync, constants, createWriteStream,                   existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { delimiter, dirname, join } from 'node:path';
+import { PassThrough,             } from 'node:stream';
+import { PodError } from './errors.js';
+import { LogConverter, readLogs } from './logs.js';
+                                                                                                                                                                  
+                                               
+
+                                        
+              
+                                                                                                              
+                            
+                                                                                                      
+                  
+                                                                           
+                   
+ 
+
+const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+// The group leader: optional bind mounts, cd, then run the process in the
+// background and wait for it, so its status can be written to a file.
+// Positional: $1 exit file, $2 working dir, $3 number of mounts, then
+// (source, target, readOnly) per mount, then the argv.
+const wrapper = `exitf=$1; wd=$2; n=$3; shift 3
+while [ "$n" -gt 0 ]; do
+  src=$1; dst=$2; ro=$3; shift 3; n=$((n-1))
+  if [ -d "$src" ]; then [ -d "$dst" ] || mkdir -p "$dst" || exit 126
+  else [ -e "$dst" ] || { mkdir -p "\${dst%/*}" && : > "$dst"; } || exit 126; fi
+  mount --bind "$src" "$dst" || exit 126
+  if [ "$ro" = 1 ]; then mount -o remount,bind,ro "$dst" || exit 126; fi
+done
+if [ -n "$wd" ]; then { [ -d "$wd" ] || mkdir -p "$wd"; } && cd "$wd" || exit 126; fi
+"$@" <&3 3<&- &
+c=$!
+trap '' TERM INT HUP
+wait $c
+s=$?
+echo $s > "$exitf"
+exit $s`;
+
+                
+             
+              
+                     
+              
+                 
+              
+                              
+              
+                  
+                  
+                     
+                    
+                       
+                       
+                           
+                          
+ 
+
+/** /proc/<pid>/stat: [state, starttime] or undefined when the pid does not exist. */
+function procStat(pid        )                                                    {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0] , startTicks: f[19]  };
+  } catch {
+    return undefined;
+  }
+}
+
+function which(cmd        , path        )                     {
+  const ok = (p        ) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (cmd.includes('/')) return ok(cmd) ? cmd : undefined;
+  for (const d of path.split(delimiter)) if (d && ok(join(d, cmd))) return join(d, cmd);
+  return undefined;
+}
+
+const signals                         = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGABRT: 6, SIGSEGV: 11, SIGPIPE: 13 };
+
+function killGroup(pgid        , sig                )       {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    /* gone */
+  }
+}
+
+export class ProcessRuntime                       {
+           type = 'process';
+           #log        ;
+           #ns         ;
+           #pollMs        ;
+           #version        ;
+           #procs = new Map              ();
+           #exitListeners = new Set                              ();
+  #timer                            ;
+  #closed = false;
+  #seq = 0;
+
+  constructor(opts                       ) {
+    this.#log = opts.log.child({ runtime: 'process' });
+    const root = process.getuid?.() === 0;
+    const unshare = which('unshare', defaultPath) !== undefined && which('mount', defaultPath) !== undefined;
+    this.#ns = opts.mountNamespaces ?? (root && unshare);
+    if (!this.#ns) this.#log.warn('Running containers without mount namespaces: volume mounts are not visible at their mountPath', { root, unshare });
+    this.#pollMs = opts.pollMs ?? 250;
+    this.#version = opts.version ?? '0.1.0';
+  }
+
+  async version()                                             {
+    return { name: 'outpost-process', version: this.#version };
+  }
+
+  async runSandbox(spec             )                         {
+    mkdirSync(spec.podDir, { recursive: true });
+    mkdirSync(spec.logDir, { recursive: true });
+    return { id: spec.uid, data: { podDir: spec.podDir } };
+  }
+
+  async sandboxReady(sandbox               )                   {
+    return existsSync(String(sandbox.data?.podDir ?? ''));
+  }
+
+  async stopSandbox(sandbox               )                {
+    const podDir = String(sandbox.data?.podDir ?? '');
+    await Promise.all([...this.#procs.values()].filter((p) => p.podDir === podDir).map((p) => this.stopContainer({ id: p.id }, 0)));
+  }
+
+  async removeSandbox(sandbox               )                {
+    await this.stopSandbox(sandbox);
+    const podDir = String(sandbox.data?.podDir ?? '');
+    for (const p of [...this.#procs.values()]) if (p.podDir === podDir) await this.removeContainer({ id: p.id });
+  }
+
+  #env(spec               )                         {
+    const env                         = {};
+    for (const e of spec.env) env[e.name] = e.value;
+    env.PATH ??= defaultPath;
+    return env;
+  }
+
+  #runAs(spec               )           {
+    if (spec.runAsUser === undefined && spec.runAsGroup === undefined) return [];
+    if (process.getuid?.() !== 0) {
+      if (spec.runAsUser === process.getuid?.()) return [];
+      throw new PodError('POD_UNSUPPORTED', `runAsUser ${spec.runAsUser} needs the agent to run as root (the process runtime switches users with setpriv)`);
+    }
+    const uid = spec.runAsUser ?? 0;
+    const gid = spec.runAsGroup ?? uid;
+    return ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
+  }
+
+  async startContainer(sandbox               , spec               )                                                          {
+    if (this.#closed) throw new PodError('POD_RUNTIME_UNAVAILABLE', 'the process runtime is closed');
+    if (spec.tty) throw new PodError('POD_UNSUPPORTED', `container ${spec.name}: tty is not supported by the process runtime; use --runtime cri`, { reason: 'CreateContainerError' });
+    const podDir = String(sandbox.data?.podDir ?? '');
+    const argv = [...spec.command, ...spec.args];
+    if (argv.length === 0) throw new PodError('POD_START_FAILED', `container ${spec.name}: the process runtime has no image entrypoint; set command (or args) to a host executable`, { reason: 'CreateContainerError' });
+    const env = this.#env(spec);
+    if (!which(argv[0] , env.PATH )) {
+      throw new PodError('POD_START_FAILED', `container ${spec.name}: exec: "${argv[0]}": executable file not found in $PATH (${env.PATH}) on this host`, { reason: 'RunContainerError' });
+    }
+    const runAs = this.#runAs(spec);
+    const dir = join(podDir, 'containers', `${spec.name}.${spec.attempt}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(dirname(spec.logPath), { recursive: true });
+    const out = openSync(join(dir, 'stdout'), 'a');
+    const err = openSync(join(dir, 'stderr'), 'a');
+    // fd 3 becomes the process's stdin: a FIFO that attach writes to, or /dev/null
+    let stdinPath                    ;
+    if (spec.stdin) {
+      stdinPath = join(dir, 'stdin');
+      spawnSync('mkfifo', ['-m', '0600', stdinPath]);
+    }
+    const stdinFd = stdinPath ? openSync(stdinPath, constants.O_RDWR) : openSync('/dev/null', 'r');
+    const mounts = this.#ns ? spec.mounts : [];
+    const mountArgs = mounts.flatMap((m) => [m.hostPath, m.containerPath, m.readOnly ? '1' : '0']);
+    const shArgs = ['-c', wrapper, 'outpost-container', join(dir, 'exit'), spec.workingDir ?? '/', String(mounts.length), ...mountArgs, ...runAs, ...argv];
+    const [file, args] = this.#ns ? ['unshare', ['--mount', '--propagation', 'private', '/bin/sh', ...shArgs]] : ['/bin/sh', shArgs];
+    const startedAt = Date.now();
+    let child              ;
+    try {
+      child = spawn(file, args, { detached: true, stdio: ['ignore', out, err, stdinFd], env, cwd: '/' });
+    } finally {
+      closeSync(out);
+      closeSync(err);
+      closeSync(stdinFd);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      const e = await new Promise       ((r) => child.once('error', r));
+      throw new PodError('POD_START_FAILED', `container ${spec.name}: cannot start ${file}: ${e.message}`, { cause: e });
+    }
+    child.unref();
+    const id = `${Date.now().toString(16)}${(this.#seq++).toString(16).padStart(4, '0')}${pid.toString(16)}`;
+    const p       = {
+      id, pid, startTicks: procStat(pid)?.startTicks ?? '', dir, podDir, ns: this.#ns, env, cwd: spec.workingDir ?? '/', runAs, logPath: spec.logPath,
+      ...(stdinPath ? { stdinPath } : {}), startedAt, state: { state: 'running', startedAt }, child, waiters: [],
+    };
+    p.converter = new LogConverter({ logPath: spec.logPath, stdoutPath: join(dir, 'stdout'), stderrPath: join(dir, 'stderr') });
+    this.#procs.set(id, p);
+    child.once('exit', (code, signal) => this.#exited(p, code, signal));
+    this.#ensureTimer();
+    return { handle: this.#handle(p), startedAt };
+  }
+
+  #handle(p      )                  {
+    return { id: p.id, data: { pid: p.pid, startTicks: p.startTicks, dir: p.dir, podDir: p.podDir, ns: p.ns, startedAt: p.startedAt } };
+  }
+
+  async adopt(_sandbox               , handle                 , spec               )                         {
+    const known = this.#procs.get(handle.id);
+    if (known) return known.state;
+    const d = handle.data ?? {};
+    const p       = {
+      id: handle.id, pid: Number(d.pid), startTicks: String(d.startTicks ?? ''), dir: String(d.dir ?? ''), podDir: String(d.podDir ?? ''), ns: d.ns === true,
+      env: this.#env(spec), cwd: spec.workingDir ?? '/', runAs: (() => {
+        try {
+          return this.#runAs(spec);
+        } catch {
+          return [];
+        }
+      })(),
+      logPath: spec.logPath,
+      ...(spec.stdin ? { stdinPath: join(String(d.dir ?? ''), 'stdin') } : {}),
+      startedAt: Number(d.startedAt ?? Date.now()), state: { state: 'running', startedAt: Number(d.startedAt ?? Date.now()) }, waiters: [],
+    };
+    this.#procs.set(p.id, p);
+    let offsets                                                ;
+    try {
+      offsets = JSON.parse(readFileSync(join(p.dir, 'offsets'), 'utf8'))                                      ;
+    } catch {
+      offsets = undefined;
+    }
+    if (existsSync(p.dir)) {
+      mkdirSync(dirname(spec.logPath), { recursive: true });
+      p.converter = new LogConverter({ logPath: spec.logPath, stdoutPath: join(p.dir, 'stdout'), stderrPath: join(p.dir, 'stderr'), ...(offsets ? { offsets } : {}) });
+    }
+    if (!this.#alive(p)) this.#exited(p, null, null, false);
+    else this.#ensureTimer();
+    return p.state;
+  }
+
+  #alive(p      )          {
+    const s = procStat(p.pid);
+    return s !== undefined && s.startTicks === p.startTicks && s.state !== 'Z' && s.state !== 'X';
+  }
+
+  #exited(p      , code               , signal                       , notify = true)       {
+    if (p.state.state !== 'running') return;
+    let exitCode                    ;
+    let finishedAt = Date.now();
+    const exitFile = join(p.dir, 'exit');
+    try {
+      exitCode = Number(readFileSync(exitFile, 'utf8').trim());
+      if (!p.child) finishedAt = statSync(exitFile).mtimeMs;
+    } catch {
+      exitCode = code ?? (signal ? 128 + (signals[signal] ?? 9) : undefined);
+    }
+    // leftovers of the group go with the main process, as in a container's pid namespace
+    killGroup(p.pid, 'SIGKILL');
+    const known = exitCode !== undefined && Number.isFinite(exitCode);
+    const ec = known ? exitCode  : 137;
+    p.state = {
+      state: 'exited', exitCode: ec, startedAt: p.startedAt, finishedAt: Math.round(finishedAt),
+      reason: !known ? 'Error' : ec === 0 ? 'Completed' : 'Error',
+      ...(ec > 128 && ec < 160 ? { signal: ec - 128 } : {}),
+      ...(!known ? { message: 'the process ended while no agent was watching it; its exit status is unknown' } : {}),
+    };
+    if (p.converter) {
+      try {
+        p.converter.poll(true);
+        this.#saveOffsets(p);
+      } catch (err) {
+        this.#log.warn('Failed to convert container output', { id: p.id, err });
+      }
+      p.converter.close();
+      p.converter = undefined;
+    }
+    for (const w of p.waiters.splice(0)) w();
+    if (notify && !this.#closed) for (const l of this.#exitListeners) l({ id: p.id });
+  }
+
+  #saveOffsets(p      )       {
+    if (!p.converter) return;
+    try {
+      writeFileSync(join(p.dir, 'offsets'), JSON.stringify(p.converter.offsets()));
+    } catch {
+      /* the container dir is gone */
+    }
+  }
+
+  #ensureTimer()       {
+    if (this.#timer || this.#closed) return;
+    this.#timer = setInterval(() => this.#poll(), this.#pollMs);
+    this.#timer.unref();
+  }
+
+  #poll()       {
+    let live = 0;
+    for (const p of this.#procs.values()) {
+      if (p.state.state !== 'running') continue;
+      live++;
+      try {
+        if (p.converter?.poll()) this.#saveOffsets(p);
+      } catch (err) {
+        this.#log.warn('Failed to convert container output', { id: p.id, err });
+      }
+      // our own children report their exit through the 'exit' event; adopted ones are polled
+      if (!p.child && !this.#alive(p)) this.#exited(p, null, null);
+    }
+    if (live === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  async inspect(handle                 )                         {
+    const p = this.#procs.get(handle.id);
+    if (!p) return { state: 'unknown', message: `container ${handle.id} is not known to the process runtime` };
+    if (p.state.state === 'running' && !p.child && !this.#alive(p)) this.#exited(p, null, null);
+    return p.state;
+  }
+
+  #waitExit(p      , timeoutMs        )                   {
+    if (p.state.state !== 'running') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (v         ) => {
+        if (done) return;
+        done = true;
+        clearTimeout(t);
+        clearInterval(poll);
+        resolve(v);
+      };
+      const t = setTimeout(() => finish(p.state.state !== 'running'), timeoutMs);
+      // adopted processes have no exit event: look more often while stopping
+      const poll = setInterval(() => {
+        if (!p.child && !this.#alive(p)) this.#exited(p, null, null);
+        if (p.state.state !== 'running') finish(true);
+      }, 50);
+      p.waiters.push(() => finish(true));
+    });
+  }
+
+  async stopContainer(handle                 , graceMs        )                {
+    const p = this.#procs.get(handle.id);
+    if (!p || p.state.state !== 'running') return;
+    if (graceMs > 0) {
+      killGroup(p.pid, 'SIGTERM');
+      if (await this.#waitExit(p, graceMs)) return;
+    }
+    killGroup(p.pid, 'SIGKILL');
+    await this.#waitExit(p, 10_000);
+  }
+
+  async removeContainer(handle                 )                {
+    const p = this.#procs.get(handle.id);
+    if (!p) return;
+    if (p.state.state === 'running') await this.stopContainer(handle, 0);
+    this.#procs.delete(handle.id);
+    rmSync(p.dir, { recursive: true, force: true });
+  }
+
+  onExit(cb                                   )             {
+    this.#exitListeners.add(cb);
+    return () => this.#exitListeners.delete(cb);
+  }
+
+  #execArgv(p      , cmd          )                     {
+    const argv = [...p.runAs, ...cmd];
+    if (p.ns && p.state.state === 'running') return ['nsenter', [`--target=${p.pid}`, '--mount', `--wd=${p.cwd}`, '--', ...argv]];
+    return [argv[0] , argv.slice(1)];
+  }
+
+  #proc(handle                 )       {
+    const p = this.#procs.get(handle.id);
+    if (!p) throw new PodError('POD_CONTAINER_NOT_FOUND', `container ${handle.id} is not known to the process runtime`);
+    return p;
+  }
+
+  async execSync(handle                 , cmd          , timeoutMs        )                      {
+    const p = this.#proc(handle);
+    const [file, args] = this.#execArgv(p, cmd);
+    return await new Promise            ((resolve) => {
+      const out           = [];
+      const err           = [];
+      let timedOut = false;
+      const child = spawn(file, args, { env: p.env, cwd: p.ns ? '/' : existsSync(p.cwd) ? p.cwd : '/', stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const t = setTimeout(() => {
+        timedOut = true;
+        if (child.pid) killGroup(child.pid, 'SIGKILL');
+      }, timeoutMs);
+      child.stdout .on('data', (d        ) => out.push(d));
+      child.stderr .on('data', (d        ) => err.push(d));
+      child.once('error', (e) => {
+        clearTimeout(t);
+        resolve({ exitCode: 126, stdout: Buffer.alloc(0), stderr: Buffer.from(e.message), timedOut: false });
+      });
+      child.once('close', (code, signal) => {
+        clearTimeout(t);
+        resolve({ exitCode: code ?? 128 + (signals[signal ?? 'SIGKILL'] ?? 9), stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut });
+      });
+    });
+  }
+
+  async exec(handle                 , cmd          , opts               )                       {
+    if (opts.tty) throw new PodError('POD_UNSUPPORTED', 'exec with a tty is not supported by the process runtime (no pty without a native module); run without -t, or use --runtime cri');
+    const p = this.#proc(handle);
+    const [file, args] = this.#execArgv(p, cmd);
+    const child = spawn(file, args, {
+      env: p.env, cwd: p.ns ? '/' : existsSync(p.cwd) ? p.cwd : '/', detached: true,
+      stdio: [opts.stdin ? 'pipe' : 'ignore', opts.stdout ? 'pipe' : 'ignore', opts.stderr ? 'pipe' : 'ignore'],
+    });
+    const exit = new Promise                      ((resolve) => {
+      child.once('error', () => resolve({ exitCode: 126 }));
+      child.once('close', (code, signal) => resolve({ exitCode: code ?? 128 + (signals[signal ?? 'SIGKILL'] ?? 9) }));
+    });
+    return {
+      ...(child.stdin ? { stdin: child.stdin } : {}),
+      ...(child.stdout ? { stdout: child.stdout } : {}),
+      ...(child.stderr ? { stderr: child.stderr } : {}),
+      resize: () => undefined,
+      exit,
+      close: () => {
+        if (child.pid) killGroup(child.pid, 'SIGKILL');
+      },
+    };
+  }
+
+  async attach(handle                 , opts               )                       {
+    if (opts.tty) throw new PodError('POD_UNSUPPORTED', 'attach with a tty is not supported by the process runtime; use --runtime cri');
+    const p = this.#proc(handle);
+    const abort = new AbortController();
+    const logPath = p.logPath;
+    const since = Date.now();
+    const pipe = (stream                     ) => {
+      const out = new PassThrough();
+      void (async () => {
+        try {
+          for await (const c of readLogs(logPath, { follow: true, sinceMs: since, stream, signal: abort.signal, done: () => p.state.state !== 'running' })) out.write(c);
+        } finally {
+          out.end();
+        }
+      })();
+      return out;
+    };
+    let stdin                         ;
+    if (opts.stdin) {
+      if (!p.stdinPath) throw new PodError('POD_UNSUPPORTED', 'the container was not started with stdin: true; attach cannot write to it');
+      stdin = createWriteStream(p.stdinPath, { flags: 'w' });
+    }
+    const exit = new Promise                      ((resolve) => {
+      const done = () => resolve({ exitCode: p.state.state === 'exited' ? p.state.exitCode : 0 });
+      if (p.state.state !== 'running') done();
+      else p.waiters.push(done);
+    });
+    return {
+      ...(stdin ? { stdin } : {}),
+      ...(opts.stdout ? { stdout: pipe('stdout') } : {}),
+      ...(opts.stderr ? { stderr: pipe('stderr') } : {}),
+      resize: () => undefined,
+      exit,
+      close: () => {
+        abort.abort();
+        stdin?.destroy();
+      },
+    };
+  }
+
+  async portForward(_sandbox               , port        )                  {
+    return await new Promise((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+  }
+
+  async close()                {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const p of this.#procs.values()) {
+      if (p.converter) {
+        try {
+          p.converter.poll();
+          this.#saveOffsets(p);
+        } catch {
+          /* best effort */
+        }
+        p.converter.close();
+        p.converter = undefined;
+      }
+      p.child?.removeAllListeners('exit');
+    }
+    this.#procs.clear();
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * A coverage-guided fuzz target for the frame decoder and FrameReader, in
+ * the shape libFuzzer front ends expect (`fuzz(data)` throws only on a bug).
+ * Not run by `npm test`: the coverage-guided fuzzer it is meant for,
+ * @jazzer.js/core, is not a dependency yet (docs/reliability.md "Fuzzing").
+ * fuzz-target.test.ts replays a small corpus through it so it keeps working:
+ *
+ *   npx jazzer test/hostile/fuzz-targets/protocol.fuzz.ts -- -max_total_time=600
+ */
+import { decode, FrameReader, ProtocolError } from '../../../edge/protocol/index.ts';
+
+export function fuzz(data: Uint8Array): void {
+  for (const direction of ['up', 'down'] as const) {
+    try {
+      decode(data, { direction });
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+    }
+  }
+  // the same bytes as a stream, split at a data-dependent point
+  const r = new FrameReader({ maxFrameBytes: 1 << 20 });
+  const cut = data.length > 0 ? data[0]! % (data.length + 1) : 0;
+  try {
+    for (const f of [...r.push(data.subarray(0, cut)), ...r.push(data.subarray(cut))]) {
+      try {
+        decode(f);
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+      }
+    }
+    r.end();
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+  }
+}
