@@ -21,7 +21,16 @@ let watch: { key: string; rv: string; arrivals: number[] } | undefined;
 let mod: { dial: (o: never) => Promise<Link> };
 
 async function connect(i: number, hello: { digest: string; inventory?: Record<string, string> }): Promise<void> {
-  const link = await mod.dial({ host: '127.0.0.1', port: cfg.port, tls: { ca: cfg.ca.certPem, ...certs[i]! }, connectTimeoutMs: 60_000 } as never);
+  // like a real edge, retry a failed dial (QUIC handshakes occasionally fail on a saturated machine)
+  let link: Link | undefined;
+  for (let attempt = 0; !link; attempt++) {
+    try {
+      link = await mod.dial({ host: '127.0.0.1', port: cfg.port, tls: { ca: cfg.ca.certPem, ...certs[i]! }, connectTimeoutMs: 60_000 } as never);
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+    }
+  }
   links[i] = link;
   await new Promise<void>((resolve, reject) => {
     link.onClose(() => reject(new Error(`edge ${i} closed before sync-done`)));
