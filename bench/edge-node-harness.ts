@@ -64,7 +64,8 @@ export async function startEdgeBench(opts: { runtime: 'process' | 'cri'; entry?:
   const entry = opts.entry ?? 'cli';
   if (entry === 'js') (await import('../hack/build-edge.ts')).buildEdge();
   const script = { cli: join(root, 'bin', 'outpost.js'), lean: join(root, 'cli', 'edge-main.ts'), js: join(root, 'dist', 'edge-agent', 'cli', 'edge-main.js') }[entry];
-  const args = [...(opts.nodeArgs ?? []), script, 'edge', '--node-name', node, '--hub', `127.0.0.1:${cloud.hubAddresses.websocket!.port}`, '--hub-protocol', 'websocket',
+  // OUTPOST_BENCH_NODE_ARGS: extra node flags for the agent (e.g. --cpu-prof)
+  const args = [...(opts.nodeArgs ?? process.env.OUTPOST_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), script, 'edge', '--node-name', node, '--hub', `127.0.0.1:${cloud.hubAddresses.websocket!.port}`, '--hub-protocol', 'websocket',
     '--data-dir', dataDir, '--ca-file', pki.caFile, '--cert-file', n.certFile, '--key-file', n.keyFile, '--node-ip', '127.0.0.1', '--runtime', opts.runtime,
     ...(containerd ? ['--cri-endpoint', `unix://${containerd.socket}`] : [])];
   // OUTPOST_BENCH_AGENT_LOG=<file>: the agent's debug log goes there (to see where time goes)

@@ -23,3 +23,13 @@ describe('authorizeReport: events', () => {
     expect(authorizeReport('a', event({ kind: 'Pod', namespace: 'ns', name: 'deleted' }), lookups)?.code).toBe('NotFound');
   });
 });
+
+describe('nodeSettableLabels', () => {
+  it('drops labels a node must not set on itself (NodeRestriction-style)', async () => {
+    const { nodeSettableLabels } = await import('./reports.ts');
+    expect(nodeSettableLabels({
+      'kubernetes.io/hostname': 'n1', site: 'x',
+      'node-restriction.kubernetes.io/tier': 'secure', 'node-role.kubernetes.io/control-plane': '', 'apps.kubeedge.io/belonging-to': 'other',
+    })).toEqual({ 'kubernetes.io/hostname': 'n1', site: 'x' });
+  });
+});

@@ -65,6 +65,17 @@ export function authorizeReport(node: string, report: Report, lookups: ReportLoo
   }
 }
 
+/**
+ * Labels a node may set on its own Node, like Kubernetes' NodeRestriction
+ * admission: nothing under node-restriction.kubernetes.io/ (admins put
+ * isolation labels there), no roles, and not the NodeGroup membership label
+ * (the NodeGroup controller owns it). Pure; the rest pass through.
+ */
+export function nodeSettableLabels(labels: Record<string, string>): Record<string, string> {
+  const denied = (k: string) => k.startsWith('node-restriction.kubernetes.io/') || k.startsWith('node-role.kubernetes.io/') || k === 'apps.kubeedge.io/belonging-to';
+  return Object.fromEntries(Object.entries(labels).filter(([k]) => !denied(k)));
+}
+
 /** Whether an API error means "retrying will not help" (the report is dropped). */
 function permanent(err: unknown): boolean {
   return err instanceof KubeApiError && [400, 403, 404, 410, 422].includes(err.statusCode);
@@ -103,7 +114,7 @@ export class KubeReportHandler implements ReportHandler {
     switch (r.kind) {
       case 'node-register': {
         const meta = (p.metadata ?? {}) as { labels?: Record<string, string>; annotations?: Record<string, string> };
-        const labels = { ...meta.labels, [edgeRoleLabel]: '' };
+        const labels = { ...nodeSettableLabels(meta.labels ?? {}), [edgeRoleLabel]: '' };
         const existing = await c.get({ apiVersion: 'v1', kind: 'Node', name: node });
         if (!existing) {
           await c.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels, annotations: meta.annotations ?? {} }, spec: (p.spec ?? {}) as object }, { fieldManager });

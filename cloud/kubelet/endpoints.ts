@@ -135,7 +135,8 @@ export class KubeletEndpoints {
   wrapReports(inner: ReportHandler): ReportHandler {
     return {
       handle: async (node, report) => {
-        if (report.kind === 'node-register') {
+        // only registrations that carry a status (the agent's always do): a label-only one must not grow a status write
+        if (report.kind === 'node-register' && (report.payload as { status?: unknown }).status !== undefined) {
           const ep = await this.endpoint(node);
           if (ep) report = rewriteRegistration(report, ep.address, ep.port);
         }

@@ -55,7 +55,7 @@ export async function openEmbeddedBroker(cfg: { host: string; port: number }, lo
         // deeper, and a burst of a few thousand messages overflowed the stack (mqemitter 7).
         broker.subscribe(filter, (packet, cb) => {
           if (dollarSafe && packet.topic.startsWith('$')) {
-            queueMicrotask(cb);
+            cb();
             return;
           }
           try {
@@ -63,7 +63,7 @@ export async function openEmbeddedBroker(cfg: { host: string; port: number }, lo
           } catch (err) {
             l.error('MQTT handler failed', { topic: packet.topic, err });
           }
-          queueMicrotask(cb);
+          cb();
         }, () => resolve());
       });
     },

@@ -35,6 +35,33 @@ describe('embedded broker specifics', () => {
   });
 });
 
+describe('embedded broker under a burst with a stalled subscriber', () => {
+  it('delivers every message and does not overflow the stack when aedes drains its queue', async () => {
+    const bus = await openEmbeddedBroker({ host: '127.0.0.1', port: 0 }, silentLogger);
+    const { connectAsync } = await import('mqtt');
+    const slow = await connectAsync(bus.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    const fast = await connectAsync(bus.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      let got = 0;
+      await bus.subscribe('flood/+', () => got++);
+      await slow.subscribeAsync('slow/#', { qos: 0 });
+      // the slow app stops reading: deliveries to it stay in flight until aedes' emitter is at its
+      // concurrency limit and queues everything after, including the flood only the twin receives
+      (slow.stream as unknown as { pause(): void }).pause();
+      const payload = 'x'.repeat(4096);
+      for (let i = 0; i < 3000; i++) void fast.publishAsync('slow/a', payload, { qos: 0 });
+      for (let i = 0; i < 20_000; i++) void fast.publishAsync('flood/a', 'y', { qos: 0 });
+      await new Promise((r) => setTimeout(r, 1000));
+      (slow.stream as unknown as { resume(): void }).resume();
+      await expect.poll(() => got, { timeout: 20_000 }).toBe(20_000);
+    } finally {
+      await slow.endAsync(true);
+      await fast.endAsync(true);
+      await bus.close();
+    }
+  });
+});
+
 describe('external broker specifics', () => {
   it('starts while the broker is down and subscribes once it is up', async () => {
     const m = await startMosquitto();

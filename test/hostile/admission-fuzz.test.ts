@@ -6,9 +6,10 @@
  * webhook, plus raw garbage bodies. For every input the server answers; a
  * well-formed review gets 200 with its uid echoed, `allowed` a boolean and,
  * for a mutating webhook, a patch that is a base64 JSON array. Half the
- * mutations keep every value's JSON type (what the API server's schema
- * validation, which runs before validating webhooks, lets through): on those
- * no validator may throw. The other half change types; a validator that
+ * mutations keep every key and every value's JSON type (close to what the
+ * API server's schema validation, which runs before validating webhooks,
+ * lets through; object values may lose optional keys): on those no
+ * validator may throw. The other half change types; a validator that
  * throws on them is answered with the failure policy, which must then deny
  * for `Fail` webhooks (fail closed); such throws are printed, not failed:
  * the API server never sends those shapes (docs/reliability.md).
@@ -63,7 +64,8 @@ function mutate(o: unknown, r: { pathPick: number; action: number; value: unknow
   if (nodes.length === 0) return r.value;
   const n = nodes[r.pathPick % nodes.length]!;
   const current = (n.parent as Record<string | number, unknown>)[n.key];
-  if (r.action === 0 && !Array.isArray(n.parent)) delete (n.parent as Record<string, unknown>)[n.key as string];
+  // typed mutations keep every key (a deleted key may be one the schema requires)
+  if (r.action === 0 && !r.typed && !Array.isArray(n.parent)) delete (n.parent as Record<string, unknown>)[n.key as string];
   else (n.parent as Record<string | number, unknown>)[n.key] = r.typed ? sameType(current, r.value, r.pathPick) : r.value;
   return copy;
 }
@@ -114,7 +116,7 @@ describe('admission webhooks under hostile input', () => {
           const what = `${path} ${operation}: the validator threw (${(body.response?.status?.message ?? body.response?.warnings?.join(' ') ?? '').replace(/^.*could not evaluate the request \(|\);.*$/g, '')})`;
           if (body.response?.allowed !== false && policy === 'Fail') problems.push(`${what}: a Fail webhook allowed the request`);
           // a shape the API server lets through (same JSON types as a real object) must never make a validator throw
-          if (typed) problems.push(`${what} on a schema-valid shape ${JSON.stringify(object).slice(0, 200)}${policy === 'Ignore' ? ': the object would be admitted unchecked' : ''}`);
+          if (typed) problems.push(`${what} on a schema-valid shape ${JSON.stringify(object).slice(0, 2000)}${policy === 'Ignore' ? ': the object would be admitted unchecked' : ''}`);
           else throws.add(what);
         }
         if (body.response?.patch !== undefined && !Array.isArray(JSON.parse(Buffer.from(body.response.patch, 'base64').toString('utf8')))) problems.push(`${path}: patch is not a JSON array`);

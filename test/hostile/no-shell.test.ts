@@ -20,7 +20,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
-const skipDirs = new Set(['node_modules', '.git', '.outpost', 'coverage', 'control-plane']);
+const skipDirs = new Set(['node_modules', '.git', '.outpost', 'coverage', 'control-plane', 'dist']);
 
 function sourceFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
@@ -61,7 +61,16 @@ export function scan(file: string, text: string): Finding[] {
   }
   for (const [local, name] of imported) if (name === 'exec' || name === 'execSync') at(sf, `imports ${name} from child_process as ${local}: it always runs a shell; use execFile/spawn with an argv array`);
   const isLiteral = (e: ts.Expression | undefined): boolean => !!e && (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e));
-  const constantScript = (e: ts.Expression): boolean => isLiteral(e) || (ts.isIdentifier(e) && isLiteral(constants.get(e.text)));
+  // a literal, a conditional choosing between literals, or a const (module-level or local) bound to one of those
+  const literalChoice = (e: ts.Expression | undefined): boolean => !!e && (isLiteral(e) || (ts.isConditionalExpression(e) && literalChoice(e.whenTrue) && literalChoice(e.whenFalse)) || (ts.isParenthesizedExpression(e) && literalChoice(e.expression)));
+  const constantScript = (e: ts.Expression): boolean => literalChoice(e) || (ts.isIdentifier(e) && literalChoice(constants.get(e.text)));
+  const collectConsts = (n: ts.Node): void => {
+    if (ts.isVariableDeclarationList(n) && (n.flags & ts.NodeFlags.Const)) {
+      for (const d of n.declarations) if (ts.isIdentifier(d.name) && d.initializer && !constants.has(d.name.text)) constants.set(d.name.text, d.initializer);
+    }
+    ts.forEachChild(n, collectConsts);
+  };
+  collectConsts(sf);
   const visit = (n: ts.Node): void => {
     if (ts.isCallExpression(n)) {
       const callee = n.expression;
@@ -113,6 +122,8 @@ describe('no shell commands built from input', () => {
       execFile('/bin/sh', ['-c', \`echo \${userInput}\`]);
       const script = 'echo ' + userInput;
       run('sh', ['-c', script]);
+      const picked = process.env.X ? 'true' : userInput;
+      run('sh', ['-c', picked]);
     `;
     const problems = scan('bad.ts', bad).map((f) => f.problem);
     expect(problems).toEqual([
@@ -120,6 +131,7 @@ describe('no shell commands built from input', () => {
       expect.stringContaining('calls child_process.exec'),
       expect.stringContaining('calls child_process.execSync'),
       expect.stringContaining('{ shell }'),
+      expect.stringContaining('built at run time'),
       expect.stringContaining('built at run time'),
       expect.stringContaining('built at run time'),
     ]);
@@ -130,6 +142,8 @@ describe('no shell commands built from input', () => {
       spawn('/bin/sh', ['-c', 'exec "$0" "$@"', 'x']);
       spawn('mosquitto', ['-c', process.argv[2]]);
       const pod = { command: ['sh', '-c', process.argv[2]] };
+      const script = process.env.CRI ? 'head -n1 | tr a-z A-Z' : 'tr a-z A-Z';
+      spawn('kubectl', ['exec', 'app', '--', 'sh', '-c', script]);
     `;
     expect(scan('good.ts', good)).toEqual([]);
   });
