@@ -23,6 +23,9 @@ export default defineConfig({
           exclude,
           globalSetup: ['test/support/cluster-global-setup.ts'],
           testTimeout: 120_000,
+          // real processes on a shared 2-core machine: one retry absorbs scheduling hiccups;
+          // a test that fails twice is a failure
+          retry: 1,
           hookTimeout: 180_000,
           fileParallelism: false,
         },
@@ -35,6 +38,7 @@ export default defineConfig({
           globalSetup: ['test/support/cluster-global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
+          retry: 1,
           fileParallelism: false,
         },
       },
