@@ -131,6 +131,13 @@ export class KubeletEndpoints {
     return ep ? { address: this.#cfg.advertiseAddress, port: ep.port } : undefined;
   }
 
+  /** Open tunnel streams over every session (tests, metrics). */
+  streams(): number {
+    let n = 0;
+    for (const m of this.#muxes.values()) n += m.size;
+    return n;
+  }
+
   /** Wraps the hub's report handler so a node registration carries this replica's kubelet endpoint. */
   wrapReports(inner: ReportHandler): ReportHandler {
     return {

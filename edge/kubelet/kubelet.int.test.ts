@@ -11,6 +11,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/log.ts';
@@ -88,7 +90,8 @@ for (const runtime of ['process', 'cri'] as const) {
         ...defaultCloudConfig, kubeconfig: kubeconfigPath(), leaderElect: false, healthPort: -1,
         hub: { host: '127.0.0.1', port: 0, protocols: ['websocket'], tls: { ca: pki.ca.certPem, cert: pki.hub.cert, key: pki.hub.key }, heartbeatMs: 1000 },
         // no clientCa: discovered from kube-system/extension-apiserver-authentication (on by default)
-        kubelet: { host: '0.0.0.0', advertiseAddress: defaultAdvertiseAddress(), portRange: [portBase, portBase + 20] },
+        // loopback only: tests never send traffic to this machine's other addresses
+        kubelet: { host: '127.0.0.1', advertiseAddress: '127.0.0.1', portRange: [portBase, portBase + 20] },
       }, { log });
       if (runtime === 'cri') containerd = await startContainerd({ images: true });
       const config: EdgeConfig = {
@@ -141,11 +144,15 @@ for (const runtime of ['process', 'cri'] as const) {
         expect(lines[0]).toMatch(/^\d{4}-\d{2}-\d{2}T\S+Z line-\d+$/);
       });
 
-      it('kubectl logs -f sees new lines as they are written', async () => {
+      it('kubectl logs -f sees new lines as they are written, and its stream ends when kubectl goes', async () => {
         const f = await background(['logs', '-f', '-n', ns, 'app', '-c', 'ticker', '--tail=1'], /line-\d+\n/);
         const first = Number(/line-(\d+)/.exec(f.out())![1]);
         await expect.poll(() => Math.max(...[...f.out().matchAll(/line-(\d+)/g)].map((m) => Number(m[1]))), { timeout: 10_000 }).toBeGreaterThan(first + 5);
+        const during = cloud!.kubelet!.streams();
+        expect(during).toBeGreaterThan(0);
         f.kill();
+        // the API server drops its connection to the kubelet endpoint: the tunnel stream is reset on both sides
+        await expect.poll(() => cloud!.kubelet!.streams(), { timeout: 10_000 }).toBeLessThan(during);
       });
 
       it('kubectl exec: output and exit code', async () => {
@@ -203,32 +210,50 @@ for (const runtime of ['process', 'cri'] as const) {
         }
       });
 
-      it('serves /stats/summary through nodes/proxy (kubectl get --raw)', async () => {
-        const r = await kubectl(['get', '--raw', `/api/v1/nodes/${nodeName}/proxy/stats/summary`]);
-        expect(r.code, r.stderr).toBe(0);
-        const s = JSON.parse(r.stdout) as { node: { nodeName: string; memory: { usageBytes: number } }; pods: { podRef: { name: string; namespace: string }; containers: { name: string; memory: { rssBytes: number } }[] }[] };
+      // nodes/proxy (kubectl get --raw /api/v1/nodes/N/proxy/...) refuses loopback node addresses,
+      // and tests stay on loopback: read the node's kubelet endpoint the way the API server does,
+      // with the API server's kubelet client certificate.
+      const viaKubeletEndpoint = async (path: string) => {
+        const port = (await core.readNode({ name: nodeName })).status!.daemonEndpoints!.kubeletEndpoint!.Port!;
+        const pkiDir = join(readState()!.dir, 'pki');
+        return await new Promise<{ code: number; body: string }>((resolve, reject) => {
+          const req = httpsRequest({ host: '127.0.0.1', port, path, rejectUnauthorized: false,
+            cert: readFileSync(join(pkiDir, 'apiserver-kubelet-client.crt')), key: readFileSync(join(pkiDir, 'apiserver-kubelet-client.key')) }, (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve({ code: res.statusCode ?? 0, body }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      };
+
+      it('serves /stats/summary on the node\'s kubelet endpoint', async () => {
+        const r = await viaKubeletEndpoint('/stats/summary');
+        expect(r.code, r.body).toBe(200);
+        const s = JSON.parse(r.body) as { node: { nodeName: string; memory: { usageBytes: number } }; pods: { podRef: { name: string; namespace: string }; containers: { name: string; memory: { rssBytes: number } }[] }[] };
         expect(s.node.nodeName).toBe(nodeName);
         expect(s.node.memory.usageBytes).toBeGreaterThan(0);
         const pod = s.pods.find((p) => p.podRef.namespace === ns && p.podRef.name === 'app');
         expect(pod?.containers.map((c) => c.name).sort()).toEqual(['ticker', 'web']);
         // usage per container: process runtime only (CRI container stats are not wired yet)
-      if (runtime === 'process') expect(pod!.containers.find((c) => c.name === 'web')!.memory.rssBytes).toBeGreaterThan(0);
+        if (runtime === 'process') expect(pod!.containers.find((c) => c.name === 'web')!.memory.rssBytes).toBeGreaterThan(0);
       });
 
       it('serves /metrics/resource for metrics-server (kubectl top)', async () => {
-      const r = await kubectl(['get', '--raw', `/api/v1/nodes/${nodeName}/proxy/metrics/resource`]);
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/^node_cpu_usage_seconds_total [\d.e+]+ \d+$/m);
-      expect(r.stdout).toMatch(/^node_memory_working_set_bytes [\d.e+]+ \d+$/m);
-      expect(r.stdout).toContain('scrape_error 0');
-      if (runtime === 'process') expect(r.stdout).toMatch(new RegExp(`^container_memory_working_set_bytes\\{container="web",namespace="${ns}",pod="app"\\} [1-9]`, 'm'));
-    });
+        const r = await viaKubeletEndpoint('/metrics/resource');
+        expect(r.code, r.body).toBe(200);
+        expect(r.body).toMatch(/^node_cpu_usage_seconds_total [\d.e+]+ \d+$/m);
+        expect(r.body).toMatch(/^node_memory_working_set_bytes [\d.e+]+ \d+$/m);
+        expect(r.body).toContain('scrape_error 0');
+        if (runtime === 'process') expect(r.body).toMatch(new RegExp(`^container_memory_working_set_bytes\\{container="web",namespace="${ns}",pod="app"\\} [1-9]`, 'm'));
+      });
 
     it('refuses a client certificate from another CA', async () => {
         const port = (await core.readNode({ name: nodeName })).status!.daemonEndpoints!.kubeletEndpoint!.Port!;
         const stranger = await pki.node('stranger', 'kube-apiserver-kubelet-client');
         const outcome = await new Promise<string>((resolve) => {
-          const s = tlsConnect({ host: defaultAdvertiseAddress(), port, cert: stranger.cert, key: stranger.key, rejectUnauthorized: false }, () => {
+          const s = tlsConnect({ host: '127.0.0.1', port, cert: stranger.cert, key: stranger.key, rejectUnauthorized: false }, () => {
             s.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
           });
           s.on('data', (d: Buffer) => resolve(`answered: ${d.toString().split('\r\n')[0]}`));

@@ -389,6 +389,35 @@ export function podRuntimeContract(name: string, target: () => Promise<ContractT
       expect(cs('basic')!.state.running).toBeTruthy();
     });
 
+    it('execs, attaches and port-forwards (what kubectl exec/attach/port-forward will use)', async () => {
+      const port = await freePort();
+      apply(pod('streams', {
+        containers: [
+          c('main', `exec busybox httpd -f -p 127.0.0.1:${port} -h /etc`),
+          c('echo', 'exec cat', { stdin: true }),
+        ],
+      }));
+      await expect.poll(() => status('streams')?.containerStatuses?.every((x) => x.state.running), { timeout: 15_000 }).toBe(true);
+      const collect = async (r: NodeJS.ReadableStream | undefined) => {
+        const parts: Buffer[] = [];
+        if (r) for await (const chunk of r) parts.push(Buffer.from(chunk as Buffer));
+        return Buffer.concat(parts).toString();
+      };
+      const ex = await manager.exec(ns, 'streams', 'main', ['sh', '-c', 'echo out-$((1+1)); echo err >&2; exit 3'], { stdin: false, stdout: true, stderr: true, tty: false });
+      const [out, err, exit] = await Promise.all([collect(ex.stdout), collect(ex.stderr), ex.exit]);
+      expect({ out, err, exit }).toEqual({ out: 'out-2\n', err: 'err\n', exit: { exitCode: 3 } });
+      const at = await manager.attach(ns, 'streams', 'echo', { stdin: true, stdout: true, stderr: false, tty: false });
+      let echoed = '';
+      at.stdout!.on('data', (d: Buffer) => (echoed += d.toString()));
+      await new Promise((r) => setTimeout(r, 300));
+      at.stdin!.write('ping\n');
+      await expect.poll(() => echoed, { timeout: 10_000 }).toContain('ping');
+      at.close();
+      const sock = await manager.portForward(ns, 'streams', port);
+      sock.write('GET /passwd HTTP/1.0\r\n\r\n');
+      expect(await collect(sock)).toMatch(/^HTTP\/1\.[01] 200/);
+    });
+
     it('stops and removes a pod that leaves the store', async () => {
       apply(pod('gone', { terminationGracePeriodSeconds: 1, containers: [c('main', 'exec sleep 3600')] }));
       await expect.poll(() => cs('gone')?.state.running, { timeout: 15_000 }).toBeTruthy();
