@@ -7,25 +7,27 @@
 // includes the ReplicaSet controller, the scheduler, CloudHub routing, the
 // edge starting the container and the status report's round trip.
 // Prints one JSON object.
-//   node bench/pods.ts [--pods 100] [--runtime process|cri] [--json]
+//   node bench/pods.ts [--pods 100] [--runtime process|cri] [--entry cli|lean|js] [--json]
+// (OUTPOST_BENCH_NODE_ARGS: node flags for the agent; OUTPOST_BENCH_AGENT_LOG=<file>: its debug log)
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { readState } from '../hack/local-cluster/control-plane.ts';
-import { deployment, percentile, startEdgeBench } from './edge-node-harness.ts';
+import { deployment, percentile, startEdgeBench, type AgentEntry } from './edge-node-harness.ts';
 
 const argv = process.argv.slice(2);
 const flag = (n: string, d: string) => (argv.includes(n) ? argv[argv.indexOf(n) + 1]! : d);
 const pods = Number(flag('--pods', '100'));
 const runtime = flag('--runtime', 'process') as 'process' | 'cri';
 const asJson = argv.includes('--json');
+const entry = flag('--entry', 'cli') as AgentEntry;
 if (!Number.isInteger(pods) || pods < 1 || !['process', 'cri'].includes(runtime)) {
   process.stderr.write('usage: node bench/pods.ts [--pods N] [--runtime process|cri] [--json]\n');
   process.exit(2);
 }
 
-const b = await startEdgeBench({ runtime, progress: (l) => process.stderr.write(`${l}\n`) });
+const b = await startEdgeBench({ runtime, entry, progress: (l) => process.stderr.write(`${l}\n`) });
 let result: Record<string, unknown>;
 try {
   const added = new Map<string, number>();
@@ -58,7 +60,7 @@ try {
   const sched = [...running.keys()].map((n) => (bound.get(n) ?? 0) - (added.get(n) ?? 0)).sort((x, y) => x - y);
   const edge = [...running].map(([n, t]) => t - (bound.get(n) ?? t)).sort((x, y) => x - y);
   result = {
-    pods, runtime, running: running.size,
+    pods, runtime, entry, running: running.size,
     startupP50Ms: Math.round(percentile(lat, 50)), startupP99Ms: Math.round(percentile(lat, 99)), startupMaxMs: Math.round(lat.at(-1) ?? Number.NaN),
     scheduleP50Ms: Math.round(percentile(sched, 50)), scheduleP99Ms: Math.round(percentile(sched, 99)),
     boundToRunningP50Ms: Math.round(percentile(edge, 50)), boundToRunningP99Ms: Math.round(percentile(edge, 99)),

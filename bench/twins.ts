@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { connectAsync } from 'mqtt';
 import { defaultClusterDir, isRunning, kubectl, up, down } from '../hack/local-cluster/control-plane.ts';
@@ -220,6 +221,8 @@ async function main(): Promise<Record<string, unknown>> {
     const w0 = { ...cloud.deviceStatus!.stats };
     const hub0 = { ...edge.stats() };
     const cpu0 = process.cpuUsage();
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const l0 = performance.now();
     const tickMs = 10;
     let sent = 0;
@@ -235,6 +238,7 @@ async function main(): Promise<Record<string, unknown>> {
     const loadAccepted = accepted;
     const edgeRssMB = edge.rssMB();
     const cpu = process.cpuUsage(cpu0);
+    loopDelay.disable();
     const w1 = cloud.deviceStatus!.stats;
     const hub1 = edge.stats();
     counting = false;
@@ -274,6 +278,7 @@ async function main(): Promise<Record<string, unknown>> {
       cloudWriteFailures: w1.failed - w0.failed,
       ...(IN_PROCESS ? { edgeReportsSent: hub1.reportsSent - hub0.reportsSent } : {}),
       processCpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / (loadSeconds * 1000)) * 100),
+      cloudEventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e5) / 10,
       loadAverage1m: Math.round(loadavg()[0]! * 10) / 10,
       node: process.version,
     };

@@ -13,6 +13,7 @@
  *   POST /attach/{ns}/{pod}/{container}?input&output&error&tty
  *   POST /portForward/{ns}/{pod}[?port=N]                                   (SPDY/3.1, portforward.k8s.io)
  *   GET  /stats/summary                                                      (kubelet stats API v1alpha1)
+ *   GET  /metrics/resource                                                   (resource metrics for metrics-server)
  */
 import { createServer,                                                        } from 'node:http';
                                           
@@ -23,7 +24,7 @@ import { PodError } from '../pods/errors.js';
 import {
   negotiate, PORT_FORWARD_PROTOCOL, REMOTE_COMMAND_PROTOCOLS, servePortForward, serveRemoteCommand, upgradeResponse,
 } from './remote-command.js';
-import { statsSummary } from './stats.js';
+import { resourceMetrics, statsSummary } from './stats.js';
 
                                        
                    
@@ -97,6 +98,13 @@ export function createKubeletServer(o                      )                {
         if (parts[1] === 'summary') {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(JSON.stringify(statsSummary({ nodeName: o.nodeName, store: o.store })));
+          return;
+        }
+        break;
+      case 'metrics':
+        if (parts[1] === 'resource') {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          res.end(resourceMetrics(statsSummary({ nodeName: o.nodeName, store: o.store })));
           return;
         }
         break;

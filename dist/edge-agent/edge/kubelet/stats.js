@@ -102,3 +102,38 @@ export function statsSummary(o                                                  
     pods,
   };
 }
+
+                        
+                                                                                       
+                                                                                                                                                                                                                                                                     
+ 
+
+const label = (v        ) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/**
+ * `/metrics/resource` in the Prometheus text format, what metrics-server
+ * ≥ 0.6 scrapes for `kubectl top` (kubelet resource metrics: node, pod and
+ * container CPU seconds and working set). Containers without usage data
+ * (CRI for now) are left out rather than reported as zero.
+ */
+export function resourceMetrics(summary        , nowMs = Date.now())         {
+  const s = summary                ;
+  const ts = ` ${nowMs}`;
+  const out           = [];
+  const metric = (name        , type                     , help        , rows                                   ) => {
+    out.push(`# HELP ${name} [STABLE] ${help}`, `# TYPE ${name} ${type}`);
+    for (const [l, v] of rows) out.push(`${name}${l} ${v}${ts}`);
+  };
+  const withUsage = s.pods.map((p) => ({ p, cs: p.containers.filter((c) => c.memory.workingSetBytes > 0) })).filter((x) => x.cs.length > 0);
+  const cl = (p                              , c                  ) => `{container="${label(c.name)}",namespace="${label(p.podRef.namespace)}",pod="${label(p.podRef.name)}"}`;
+  const pl = (p                              ) => `{namespace="${label(p.podRef.namespace)}",pod="${label(p.podRef.name)}"}`;
+  metric('container_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the container in core-seconds', withUsage.flatMap(({ p, cs }) => cs.map((c)                   => [cl(p, c), c.cpu.usageCoreNanoSeconds / 1e9])));
+  metric('container_memory_working_set_bytes', 'gauge', 'Current working set of the container in bytes', withUsage.flatMap(({ p, cs }) => cs.map((c)                   => [cl(p, c), c.memory.workingSetBytes])));
+  metric('container_start_time_seconds', 'gauge', 'Start time of the container since unix epoch in seconds', withUsage.flatMap(({ p, cs }) => cs.map((c)                   => [cl(p, c), Date.parse(c.startTime) / 1000])));
+  metric('node_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the node in core-seconds', [['', s.node.cpu.usageCoreNanoSeconds / 1e9]]);
+  metric('node_memory_working_set_bytes', 'gauge', 'Current working set of the node in bytes', [['', s.node.memory.workingSetBytes]]);
+  metric('pod_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the pod in core-seconds', withUsage.map(({ p })                   => [pl(p), p.cpu.usageCoreNanoSeconds / 1e9]));
+  metric('pod_memory_working_set_bytes', 'gauge', 'Current working set of the pod in bytes', withUsage.map(({ p })                   => [pl(p), p.memory.workingSetBytes]));
+  out.push('# HELP scrape_error [STABLE] 1 if there was an error while getting container metrics, 0 otherwise', '# TYPE scrape_error gauge', 'scrape_error 0');
+  return out.join('\n') + '\n';
+}

@@ -90,6 +90,9 @@ export class PodManager {
            #workers = new Map                ();
            #volumeCache = new Map                             ();
            #unsubscribe                 = [];
+           #pendingRecords = new Map                          ();
+           #pendingReports                                              = [];
+  #flushScheduled = false;
   #scheme = '';
   #stopped = true;
   #initial                           ;
@@ -139,8 +142,9 @@ export class PodManager {
     for (const w of this.#workers.values()) if (w.timer) clearTimeout(w.timer);
     for (const p of this.#probes.values()) p.stop();
     this.#probes.clear();
-    // let in-flight syncs finish their current step
+    // let in-flight syncs finish their current step, then write what they changed
     for (let i = 0; i < 100 && [...this.#workers.values()].some((w) => w.running); i++) await new Promise((r) => setTimeout(r, 20));
+    this.#flush();
   }
 
   /** The last status computed for a pod (what was, or will be, reported). */
@@ -239,7 +243,9 @@ export class PodManager {
     if (kind === 'Pod') {
       if (e.type === 'upsert') {
         if (!isPod(e.obj)) return;
+        const known = this.#uidOfKey.has(e.key);
         const uid = this.#index(e.obj                  );
+        if (!known) this.#log.debug('Saw new Pod', { key: e.key, uid });
         if (uid) this.#enqueue(uid);
       } else {
         const uid = this.#uidOfKey.get(e.key);
@@ -350,14 +356,55 @@ export class PodManager {
     return join(this.#o.dataDir, 'logs', `${pod.metadata.namespace ?? 'default'}_${pod.metadata.name}_${uid}`);
   }
 
+  /**
+   * Records and reports are written in one transaction per event-loop turn
+   * (one fsync for everything that changed, instead of one per write: with
+   * 100 pods starting at once, per-write fsyncs blocked the loop for seconds).
+   * A crash loses at most the writes of the current turn: a process started
+   * in it is then not adopted, and its pod is started again.
+   */
   #save(rec           )       {
     if (!this.#records.has(rec.uid)) return;
-    this.#o.store.objects.meta.set(recordKey(rec.uid), JSON.stringify(rec));
+    this.#pendingRecords.set(rec.uid, rec);
+    this.#scheduleFlush();
+  }
+
+  #report(kind                        , key        , payload         )       {
+    this.#pendingReports.push([kind, key, payload]);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush()       {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /** Writes the pending records and reports (see {@link #save}). */
+  #flush()       {
+    this.#flushScheduled = false;
+    const records = [...this.#pendingRecords];
+    const reports = this.#pendingReports.splice(0);
+    this.#pendingRecords.clear();
+    if (records.length === 0 && reports.length === 0) return;
+    try {
+      this.#o.store.db.transaction(() => {
+        for (const [uid, rec] of records) {
+          if (rec) this.#o.store.objects.meta.set(recordKey(uid), JSON.stringify(rec));
+          else this.#o.store.objects.meta.delete(recordKey(uid));
+        }
+        for (const [kind, key, payload] of reports) this.#o.store.outbox.put(kind, key, payload);
+      });
+    } catch (err) {
+      this.#log.error('Failed to write pod records and reports', { err, records: records.length, reports: reports.length });
+    }
+    if (reports.length) this.#o.notifyOutbox?.();
   }
 
   #forget(uid        )       {
     this.#records.delete(uid);
-    this.#o.store.objects.meta.delete(recordKey(uid));
+    this.#pendingRecords.set(uid, null);
+    this.#scheduleFlush();
     this.#reported.delete(uid);
     this.#statuses.delete(uid);
     this.#waiting.delete(uid);
@@ -386,8 +433,7 @@ export class PodManager {
       await this.#runtime.removeSandbox(rec.sandbox ?? { id: uid }).catch((err         ) => log.warn('Failed to remove sandbox', { err }));
       rec.deletionReported = true;
       this.#save(rec);
-      this.#o.store.outbox.put('pod-status', podStoreKey(rec.namespace, rec.name), { uid, deleted: true });
-      this.#o.notifyOutbox?.();
+      this.#report('pod-status', podStoreKey(rec.namespace, rec.name), { uid, deleted: true });
       log.info('Finished graceful deletion of Pod');
       return;
     }
@@ -500,8 +546,7 @@ export class PodManager {
     const stale = last !== undefined && now - last.at >= resyncMs && statusDiffers(pod.status, status);
     if (last?.json !== json || stale) {
       this.#reported.set(uid, { json, at: now });
-      this.#o.store.outbox.put('pod-status', podStoreKey(rec.namespace, rec.name), { uid, status });
-      this.#o.notifyOutbox?.();
+      this.#report('pod-status', podStoreKey(rec.namespace, rec.name), { uid, status });
     }
     const next = now + resyncMs;
     this.#enqueue(uid, Math.max(1, Math.min(requeueAt ?? next, next) - now));
@@ -685,13 +730,12 @@ export class PodManager {
   #event(pod     , reason        , message        , type                      )       {
     const now = apiTime(this.#now());
     const ns = pod.metadata.namespace ?? 'default';
-    this.#o.store.outbox.put('event', podStoreKey(ns, pod.metadata.name), {
+    this.#report('event', podStoreKey(ns, pod.metadata.name), {
       metadata: { name: `${pod.metadata.name}.${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace: ns },
       involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, namespace: ns, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) },
       reason, message: message.slice(0, 1024), type, source: { component: 'kubelet', host: this.#o.nodeName },
       firstTimestamp: now, lastTimestamp: now, count: 1, reportingComponent: 'kubelet', reportingInstance: this.#o.nodeName,
     });
-    this.#o.notifyOutbox?.();
   }
 
   /** Resolves once the first sync of every pod known at start finished. */
