@@ -155,7 +155,10 @@ export class CloudHub implements SessionHost {
    * docs/reliability.md). Events do not coalesce and keep running in parallel.
    */
   handleReport(node: string, report: Report): Promise<ReportOutcome> {
-    if (report.kind === 'event') return this.#reports.handle(node, report);
+    // events are distinct objects; device twin/state reports carry their own per-property
+    // sequence and the device status writer keeps only the newest, so they need no ordering here
+    // (serialising them behind a slow status write would add up to a report cycle of latency)
+    if (report.kind === 'event' || report.kind === 'device-twin' || report.kind === 'device-state') return this.#reports.handle(node, report);
     const key = `${node}\n${report.kind}\n${report.key}`;
     let e = this.#writes.get(key);
     if (!e) this.#writes.set(key, (e = { latest: 0, tail: Promise.resolve() }));
