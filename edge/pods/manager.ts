@@ -67,6 +67,9 @@ interface Worker {
   timerAt?: number;
 }
 
+/** Sandbox label naming the node whose agent created it (garbage collection stays on its own node). */
+const nodeLabel = 'outpost.io/node';
+
 const isPod = (o: KubeObject): boolean => o.apiVersion === 'v1' && o.kind === 'Pod';
 
 export class PodManager {
@@ -129,6 +132,7 @@ export class PodManager {
     this.#unsubscribe.push(this.#runtime.onExit((h) => this.#onExit(h)));
     // adopt first, so the first sync sees what is still running
     await Promise.all([...this.#records.values()].map((r) => this.#adopt(r)));
+    await this.#collectOrphans();
     const uids = new Set([...this.#pods.keys(), ...this.#records.keys()]);
     this.#log.info('Started pod manager', { runtime: this.#runtime.type, pods: this.#pods.size, records: this.#records.size });
     this.#initial = Promise.all([...uids].map((u) => this.#runSync(u))).then(() => undefined);
@@ -458,7 +462,7 @@ export class PodManager {
         try {
           rec.sandbox = await this.#runtime.runSandbox({
             uid, namespace: rec.namespace, name: rec.name, attempt: rec.sandboxAttempt,
-            labels: pod.metadata.labels ?? {}, annotations: pod.metadata.annotations ?? {},
+            labels: { ...pod.metadata.labels, [nodeLabel]: this.#o.nodeName }, annotations: pod.metadata.annotations ?? {},
             podDir: this.#podDir(uid), logDir: this.#logDir(pod, uid),
           });
           rec.startTime ??= this.#now();
@@ -723,6 +727,22 @@ export class PodManager {
         continue;
       }
       this.#markExited(rec, x, s);
+    }
+  }
+
+  /** Removes sandboxes the runtime holds that no record names (a record lost with a crash mid-write). */
+  async #collectOrphans(): Promise<void> {
+    if (!this.#runtime.listSandboxes) return;
+    try {
+      const known = new Set([...this.#records.values()].map((r) => r.sandbox?.id).filter(Boolean));
+      for (const s of await this.#runtime.listSandboxes()) {
+        // only this node's: another agent may share the runtime (tests do)
+        if (known.has(s.id) || s.labels[nodeLabel] !== this.#o.nodeName) continue;
+        this.#log.info('Removing a sandbox no pod record names', { sandbox: s.id, uid: s.uid });
+        await this.#runtime.removeSandbox({ id: s.id }).catch((err: unknown) => this.#log.warn('Failed to remove orphaned sandbox', { sandbox: s.id, err }));
+      }
+    } catch (err) {
+      this.#log.warn('Failed to list sandboxes for garbage collection', { err });
     }
   }
 

@@ -173,6 +173,11 @@ export interface PodRuntime {
   attach(handle: ContainerHandle, opts: StreamOptions): Promise<ExecSession>;
   /** A TCP connection to the pod's `port` (kubectl port-forward). */
   portForward(sandbox: SandboxHandle, port: number): Promise<Duplex>;
+  /**
+   * Sandboxes this runtime holds for Outpost, whether or not a record names them (garbage
+   * collection of what a lost record left behind). Runtimes without durable sandboxes omit it.
+   */
+  listSandboxes?(): Promise<{ id: string; uid: string; labels: Record<string, string> }[]>;
   /** Stops timers and connections; leaves containers running (they are adopted by the next agent). */
   close(): Promise<void>;
 }

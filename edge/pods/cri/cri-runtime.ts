@@ -338,9 +338,9 @@ export class CriRuntime implements PodRuntime {
   }
 
   /** Sandboxes this runtime created (label outpost.io/managed), for garbage collection. */
-  async listSandboxes(): Promise<{ id: string; uid: string; state: string }[]> {
-    const r = await this.#client.runtime<{ items: { id: string; state: string; metadata: { uid: string } }[] }>('ListPodSandbox', { filter: { label_selector: { [managedLabel]: 'true' } } });
-    return r.items.map((s) => ({ id: s.id, uid: s.metadata.uid, state: s.state }));
+  async listSandboxes(): Promise<{ id: string; uid: string; labels: Record<string, string> }[]> {
+    const r = await this.#client.runtime<{ items: { id: string; state: string; metadata: { uid: string }; labels: Record<string, string> }[] }>('ListPodSandbox', { filter: { label_selector: { [managedLabel]: 'true' } } });
+    return r.items.map((s) => ({ id: s.id, uid: s.metadata.uid, labels: s.labels ?? {} }));
   }
 
   async close(): Promise<void> {
