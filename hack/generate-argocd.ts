@@ -10,7 +10,8 @@
  * Usage: `node hack/generate-argocd.ts` writes; `--check` exits 1 on drift
  * (config/argocd/health.test.ts checks drift too and runs the scripts).
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { driftOf, writeOrCheck } from './generated-files.ts';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import YAML from 'yaml';
 
@@ -45,22 +46,11 @@ export function argocdFiles(dir = argocdDir): { path: string; content: string }[
 }
 
 export function argocdDrift(dir = argocdDir): string[] {
-  return argocdFiles(dir).filter((f) => !existsSync(f.path) || readFileSync(f.path, 'utf8') !== f.content).map((f) => f.path);
+  return driftOf(argocdFiles(dir), dir);
 }
 
 function main(argv: string[]): number {
-  const drift = argocdDrift();
-  if (argv.includes('--check')) {
-    if (drift.length === 0) return 0;
-    process.stderr.write(`generate-argocd: out of date, run \`node hack/generate-argocd.ts\`:\n${drift.map((p) => `  ${p}\n`).join('')}`);
-    return 1;
-  }
-  for (const f of argocdFiles()) {
-    if (!drift.includes(f.path)) continue;
-    writeFileSync(f.path, f.content);
-    process.stdout.write(`wrote ${f.path}\n`);
-  }
-  return 0;
+  return writeOrCheck('generate-argocd', argocdFiles(), argocdDir, argv);
 }
 
 if (resolve(process.argv[1] ?? '') === import.meta.filename) process.exit(main(process.argv.slice(2)));

@@ -5,8 +5,8 @@
  * Usage: `node hack/generate-rbac.ts` writes; `--check` exits 1 when a file differs.
  * cloud/rbac.test.ts fails on drift too.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { driftOf, writeOrCheck } from './generated-files.ts';
+import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { rbacObjects } from '../cloud/rbac.ts';
 
@@ -31,24 +31,11 @@ export function rbacManifestFiles(): { path: string; content: string }[] {
 }
 
 export function rbacManifestDrift(root: string): string[] {
-  return rbacManifestFiles().filter((f) => !existsSync(join(root, f.path)) || readFileSync(join(root, f.path), 'utf8') !== f.content).map((f) => f.path);
+  return driftOf(rbacManifestFiles(), root);
 }
 
 function main(argv: string[]): number {
-  const root = resolve(import.meta.dirname, '..');
-  const drift = rbacManifestDrift(root);
-  if (argv.includes('--check')) {
-    if (drift.length === 0) return 0;
-    process.stderr.write(`generate-rbac: out of date, run \`node hack/generate-rbac.ts\`:\n${drift.map((p) => `  ${p}\n`).join('')}`);
-    return 1;
-  }
-  for (const f of rbacManifestFiles()) {
-    if (!drift.includes(f.path)) continue;
-    mkdirSync(dirname(join(root, f.path)), { recursive: true });
-    writeFileSync(join(root, f.path), f.content);
-    process.stdout.write(`wrote ${f.path}\n`);
-  }
-  return 0;
+  return writeOrCheck('generate-rbac', rbacManifestFiles(), resolve(import.meta.dirname, '..'), argv);
 }
 
 if (resolve(process.argv[1] ?? '') === import.meta.filename) process.exit(main(process.argv.slice(2)));

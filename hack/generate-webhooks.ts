@@ -12,8 +12,8 @@
  *
  * Usage: `node hack/generate-webhooks.ts` writes; `--check` exits 1 when a file differs.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { driftOf, writeOrCheck } from './generated-files.ts';
+import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { webhookConfigurations, webhookDefinitions } from '../webhooks/index.ts';
 
@@ -40,24 +40,11 @@ export function webhookManifestFiles(): { path: string; content: string }[] {
 
 /** Paths under `root` whose content differs from what would be generated. */
 export function webhookManifestDrift(root: string): string[] {
-  return webhookManifestFiles().filter((f) => !existsSync(join(root, f.path)) || readFileSync(join(root, f.path), 'utf8') !== f.content).map((f) => f.path);
+  return driftOf(webhookManifestFiles(), root);
 }
 
 function main(argv: string[]): number {
-  const root = resolve(import.meta.dirname, '..');
-  const drift = webhookManifestDrift(root);
-  if (argv.includes('--check')) {
-    if (drift.length === 0) return 0;
-    process.stderr.write(`generate-webhooks: out of date, run \`node hack/generate-webhooks.ts\`:\n${drift.map((p) => `  ${p}\n`).join('')}`);
-    return 1;
-  }
-  for (const f of webhookManifestFiles()) {
-    if (!drift.includes(f.path)) continue;
-    mkdirSync(dirname(join(root, f.path)), { recursive: true });
-    writeFileSync(join(root, f.path), f.content);
-    process.stdout.write(`wrote ${f.path}\n`);
-  }
-  return 0;
+  return writeOrCheck('generate-webhooks', webhookManifestFiles(), resolve(import.meta.dirname, '..'), argv);
 }
 
 if (resolve(process.argv[1] ?? '') === import.meta.filename) process.exit(main(process.argv.slice(2)));
