@@ -79,6 +79,8 @@ export class PodManager {
   readonly #now: () => number;
   readonly #backoff: CrashLoopBackoff;
   readonly #retryMs: number;
+  /** uid → what the pod last asked for (see #onStoreChange). */
+  readonly #desired = new Map<string, string>();
   /** Desired pods (bound to this node, in the store), by uid. */
   readonly #pods = new Map<string, Pod>();
   readonly #uidOfKey = new Map<string, string>();
@@ -248,12 +250,22 @@ export class PodManager {
       if (e.type === 'upsert') {
         if (!isPod(e.obj)) return;
         const known = this.#uidOfKey.has(e.key);
-        const uid = this.#index(e.obj as unknown as Pod);
+        const pod = e.obj as unknown as Pod;
+        const uid = this.#index(pod);
         if (!known) this.#log.debug('Saw new Pod', { key: e.key, uid });
-        if (uid) this.#enqueue(uid);
+        if (!uid) return;
+        // Our own status reports come back as new versions of the pod: only a change to what the
+        // pod asks for (spec, deletion, labels/annotations for the downward API) needs a sync.
+        // Otherwise a container that fails to start would be retried on every status round trip
+        // instead of after its backoff.
+        const desired = JSON.stringify([pod.spec, pod.metadata.deletionTimestamp, pod.metadata.deletionGracePeriodSeconds, pod.metadata.labels, pod.metadata.annotations]);
+        if (known && this.#desired.get(uid) === desired) return;
+        this.#desired.set(uid, desired);
+        this.#enqueue(uid);
       } else {
         const uid = this.#uidOfKey.get(e.key);
         if (!uid) return;
+        this.#desired.delete(uid);
         this.#uidOfKey.delete(e.key);
         this.#pods.delete(uid);
         this.#enqueue(uid);
