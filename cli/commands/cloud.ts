@@ -23,7 +23,7 @@ function intFlag(name: string, v: unknown, min: number, max: number, fallback: n
 /** `outpost cloud`: runs the cloud side until SIGINT/SIGTERM. */
 export const cloud: Command = {
   name: 'cloud',
-  summary: 'run the cloud side: controllers (leader-elected), probes and metrics',
+  summary: 'run the cloud side: controllers, CloudHub, bootstrap endpoint, webhooks, kubelet endpoints for edge nodes',
   usage: 'outpost cloud [--kubeconfig PATH] [--leader-elect=false] [--health-port N]',
   options: {
     kubeconfig: { type: 'string' },

@@ -42,7 +42,7 @@ export const init: Command = {
     'no-start': 'local mode: prepare only, print how to start it',
     image: 'container image of the cloud Deployment (cluster mode)',
     'skip-webhooks': 'do not install the admission webhook configurations',
-    webhooks: 'install the admission webhook configurations even though this version\'s cloud does not serve them yet',
+    webhooks: 'install the admission webhook configurations (the default)',
     'dry-run': 'cluster mode: validate everything with a server-side dry run; change nothing',
     'advertise-hub-port': 'cluster mode: hub port edges are told (e.g. a NodePort)',
     'hub-port': 'local mode: CloudHub port, TCP and UDP (default 10000)',

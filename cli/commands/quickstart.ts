@@ -75,7 +75,7 @@ async function freePort(): Promise<number> {
  */
 export const quickstart: Command = {
   name: 'quickstart',
-  summary: 'local cluster + cloud + one edge node + samples, on embedded defaults (--down removes it)',
+  summary: 'local cluster + cloud + a joined edge node + a simulated device and an app (--down removes it)',
   usage: 'outpost quickstart [--kubeconfig PATH] [--dir DIR] [--down]',
   options: { down: { type: 'boolean' }, kubeconfig: { type: 'string' }, dir: { type: 'string' } },
   optionHelp: {
