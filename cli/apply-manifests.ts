@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
+import { CliError } from './errors.ts';
 
 export const fieldManager = 'outpost-cli';
 
@@ -37,7 +38,7 @@ export async function waitEstablished(kc: k8s.KubeConfig, names: string[], timeo
     for (;;) {
       const crd = await api.readCustomResourceDefinition({ name });
       if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${name} is not Established after ${timeoutMs / 1000}s`);
+      if (Date.now() > deadline) throw new CliError('CLI_INSTALL_FAILED', `CRD ${name} is not Established after ${timeoutMs / 1000}s; check the API server's logs`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }

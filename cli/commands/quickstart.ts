@@ -9,6 +9,7 @@ import { applyAll, readManifests, waitEstablished } from '../apply-manifests.ts'
 import { down, up } from '../../hack/local-cluster/control-plane.ts';
 import { prepareLocalCloud } from '../install/local.ts';
 import { mintJoinToken } from '../install/token.ts';
+import { processAlive } from '../../lib/process.ts';
 
 const root0 = join(import.meta.dirname, '..', '..');
 const launcher = join(root0, 'bin', 'outpost.js');
@@ -18,15 +19,6 @@ interface QuickstartState {
   localCluster: boolean;
   pids: Record<string, number>;
   hubPort: number;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Starts `outpost <args>` detached, logging to `log`; returns its pid. */
@@ -90,7 +82,7 @@ export const quickstart: Command = {
     if (values.down) {
       const st = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as QuickstartState) : undefined;
       for (const [name, pid] of Object.entries(st?.pids ?? {})) {
-        if (alive(pid)) process.kill(pid, 'SIGTERM');
+        if (processAlive(pid)) process.kill(pid, 'SIGTERM');
         say(`quickstart: stopped ${name}`);
       }
       if (st && !st.localCluster) {
@@ -116,12 +108,12 @@ export const quickstart: Command = {
     const logs = (n: string) => join(dir, 'logs', `${n}.log`);
     if (existsSync(statePath)) {
       const st = JSON.parse(readFileSync(statePath, 'utf8')) as QuickstartState;
-      if (Object.values(st.pids).every(alive)) {
+      if (Object.values(st.pids).every(processAlive)) {
         say('quickstart: already running');
         process.stdout.write(`export KUBECONFIG=${st.kubeconfig}\n`);
         return 0;
       }
-      for (const pid of Object.values(st.pids)) if (alive(pid)) process.kill(pid, 'SIGTERM');
+      for (const pid of Object.values(st.pids)) if (processAlive(pid)) process.kill(pid, 'SIGTERM');
     }
 
     say('quickstart: [1/6] Kubernetes control plane');

@@ -16,6 +16,7 @@ import { KubeApiError, KubeClient } from '../../controllers/runtime/index.ts';
 import { ensureHubPki, SecretPkiStore, tokenLabel, type EnsureResult } from '../../cloud/bootstrap/index.ts';
 import { cloudNamespace } from '../../cloud/rbac.ts';
 import { CliError } from '../errors.ts';
+import { waitEstablished } from '../apply-manifests.ts';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
 export const configDir = join(repoRoot, 'config');
@@ -93,19 +94,6 @@ async function apply(kc: k8s.KubeConfig, objs: k8s.KubernetesObject[], dryRun: b
     } catch (err) {
       const body = (err as { body?: unknown }).body;
       throw new CliError('CLI_INSTALL_FAILED', `applying ${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name} failed: ${typeof body === 'string' ? body.slice(0, 400) : (err as Error).message}; check that the kubeconfig's identity may create it (init needs cluster-admin once; the cloud itself runs with the least-privilege role in config/rbac)`, { cause: err });
-    }
-  }
-}
-
-async function waitEstablished(kc: k8s.KubeConfig, names: string[], timeoutMs = 60_000): Promise<void> {
-  const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
-  const deadline = Date.now() + timeoutMs;
-  for (const name of names) {
-    for (;;) {
-      const crd = await api.readCustomResourceDefinition({ name });
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new CliError('CLI_INSTALL_FAILED', `CRD ${name} is not Established after ${timeoutMs / 1000}s; check the API server's logs`);
-      await new Promise((r) => setTimeout(r, 200));
     }
   }
 }

@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { isValidNodeName } from '../../lib/join-token.ts';
 import { IdentityError } from './errors.ts';
+export { processAlive } from '../../lib/process.ts';
 
 // `yaml` (≈ 8 MB of RSS) is loaded only when a root directory is read or written, not by every
 // edge agent (docs/benchmarks.md, "Edge agent memory"); synchronous, because readRootConfig is.
@@ -211,12 +212,3 @@ export function removePidFile(root: string): void {
   if (pid === process.pid) rmSync(join(root, rootFiles.pid), { force: true });
 }
 
-/** Whether a process with `pid` is alive. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -17,6 +17,7 @@
  * its veth ends, nftables tables and qdiscs with it.
  */
 import { execFile } from 'node:child_process';
+import { processAlive } from '../../lib/process.ts';
 
 export const NS_PREFIX = 'opc-';
 
@@ -55,15 +56,6 @@ export async function missingPrerequisites(): Promise<string[]> {
   return out;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Namespaces named `opc-<pid>-…` whose owner process is gone: kills what runs in them and deletes them. */
 export async function sweepStale(): Promise<string[]> {
   const list = await run('ip', ['netns', 'list']);
@@ -71,7 +63,7 @@ export async function sweepStale(): Promise<string[]> {
   for (const line of list.stdout.split('\n')) {
     const name = line.split(' ')[0] ?? '';
     const m = /^opc-(\d+)-/.exec(name);
-    if (!m || alive(Number(m[1]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     await deleteNamespace(name);
     removed.push(name);
   }

@@ -15,6 +15,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { processAlive } from '../../lib/process.ts';
 
 const run = promisify(execFile);
 const here = import.meta.dirname;
@@ -36,15 +37,6 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Also build and import the test images (hack/images/build-test-image.ts). */
   images?: boolean;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Checks that the Debian packages are installed; throws a message saying how to install them. */
@@ -77,7 +69,7 @@ export async function startContainerd(opts: StartOptions = {}): Promise<Containe
   writeFileSync(join(dir, 'containerd.pid'), String(pid));
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
   for (;;) {
-    if (!alive(pid)) throw new Error(`containerd exited during start-up; see ${logFile}:\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}`);
+    if (!processAlive(pid)) throw new Error(`containerd exited during start-up; see ${logFile}:\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}`);
     if (existsSync(socket) && (await ctr(socket, ['version']).then(() => true, () => false))) break;
     if (Date.now() > deadline) throw new Error(`containerd did not answer on ${socket} within ${opts.readyTimeoutMs ?? 20_000} ms; see ${logFile}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -115,10 +107,10 @@ export async function stopContainerd(dir: string, opts: { keepDir?: boolean } = 
   const socket = join(dir, 'containerd.sock');
   const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
   const shims = shimPids(socket);
-  if (pid && alive(pid)) {
+  if (pid && processAlive(pid)) {
     process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    if (processAlive(pid)) process.kill(pid, 'SIGKILL');
   }
   // A shim outlives containerd by design (tasks survive a containerd restart); here we want them gone,
   // and with them the containers (SIGKILL to a shim makes it kill its init processes' namespaces only
@@ -127,7 +119,7 @@ export async function stopContainerd(dir: string, opts: { keepDir?: boolean } = 
     for (const c of childPids(s)) tryKill(c);
     tryKill(s);
   }
-  for (let i = 0; i < 40 && shims.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 40 && shims.some(processAlive); i++) await new Promise((r) => setTimeout(r, 50));
   // overlay and shm mounts under our root/state, deepest first
   const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').map((m) => m.replace(/\\040/g, ' '))
     .filter((m) => m.startsWith(dir + '/')).sort((a, b) => b.length - a.length);

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ClusterError } from './errors.ts';
 import { ensurePki, type Pki } from './pki.ts';
+import { processAlive } from '../../lib/process.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const defaultClusterDir = process.env.OUTPOST_CLUSTER_DIR ?? join(repoRoot, '.outpost', 'cluster');
@@ -76,16 +77,6 @@ async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
-}
-
-function isAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function statePath(dir: string): string {
@@ -197,7 +188,7 @@ async function waitComponent(state: ClusterState, pki: Pki, c: Component, timeou
   const ca = readFileSync(pki.caCert);
   const pid = state.pids[c];
   const alive = async (f: () => Promise<boolean>) => {
-    if (!isAlive(pid)) {
+    if (!processAlive(pid)) {
       const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-20).join('\n') : '';
       throw new ClusterError('CLUSTER_PROCESS_EXITED', `${c} exited during start-up; see ${log}:\n${tail}`);
     }
@@ -226,7 +217,7 @@ async function waitComponent(state: ClusterState, pki: Pki, c: Component, timeou
 export async function isRunning(dir = defaultClusterDir): Promise<boolean> {
   const s = readState(dir);
   if (!s) return false;
-  if (!components.every((c) => isAlive(s.pids[c]))) return false;
+  if (!components.every((c) => processAlive(s.pids[c]))) return false;
   const ca = readFileSync(join(dir, 'pki', 'ca.crt'));
   return (await probe(s.ports.apiserver, '/readyz', ca)).status === 200;
 }
@@ -255,7 +246,7 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
       break;
     } catch {
       const owner = Number(existsSync(join(lock, 'pid')) ? readFileSync(join(lock, 'pid'), 'utf8') : '0');
-      if (owner && !isAlive(owner)) rmSync(lock, { recursive: true, force: true });
+      if (owner && !processAlive(owner)) rmSync(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new ClusterError('CLUSTER_START_TIMEOUT', `waited 10 min for ${lock}; remove it if no other cluster command runs`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -271,7 +262,7 @@ async function upLocked(dir: string, opts: UpOptions): Promise<ClusterState> {
   const progress = opts.progress ?? stderrProgress;
   const timeout = opts.readyTimeoutMs ?? 90_000;
   const existing = readState(dir);
-  if (existing && components.every((c) => isAlive(existing.pids[c]))) {
+  if (existing && components.every((c) => processAlive(existing.pids[c]))) {
     // Everything runs: it may only be restarting (e.g. an API server restart in a test); give it time.
     const pki = ensurePki(join(dir, 'pki'));
     await waitComponent(existing, pki, 'kube-apiserver', timeout);
@@ -319,15 +310,15 @@ async function startComponent(state: ClusterState, pki: Pki, c: Component, extra
 }
 
 async function stopPid(pid: number | undefined, graceMs = 10_000): Promise<void> {
-  if (!isAlive(pid)) return;
+  if (!processAlive(pid)) return;
   try {
     process.kill(pid!, 'SIGTERM');
   } catch {
     return;
   }
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && isAlive(pid)) await new Promise((r) => setTimeout(r, 100));
-  if (isAlive(pid)) {
+  while (Date.now() < deadline && processAlive(pid)) await new Promise((r) => setTimeout(r, 100));
+  if (processAlive(pid)) {
     try {
       process.kill(pid!, 'SIGKILL');
     } catch {
@@ -367,8 +358,8 @@ async function restartLocked(dir: string, c: Component, opts: { signal?: NodeJS.
   const pki = ensurePki(join(dir, 'pki'));
   const pid = state.pids[c];
   if (opts.signal === 'SIGKILL') {
-    if (isAlive(pid)) process.kill(pid!, 'SIGKILL');
-    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+    if (processAlive(pid)) process.kill(pid!, 'SIGKILL');
+    while (processAlive(pid)) await new Promise((r) => setTimeout(r, 50));
   } else {
     await stopPid(pid);
   }

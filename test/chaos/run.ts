@@ -26,21 +26,13 @@ import { missingPrerequisites } from '../../hack/chaos/netns.ts';
 import { stopAllHarnesses } from '../../hack/chaos/harness.ts';
 import { randomSeed } from '../../hack/chaos/prng.ts';
 import { runChaos, type ChaosResult } from './chaos.ts';
+import { processAlive } from '../../lib/process.ts';
 
 function int(name: string, v: string | undefined, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${v}"`);
   return n;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Starts (or reuses) the local control plane and registers this run as a user, like the vitest global setup. */
@@ -57,7 +49,7 @@ async function withCluster<T>(fn: (kubeconfig: string) => Promise<T>): Promise<T
     return await fn(state.kubeconfig);
   } finally {
     rmSync(me, { force: true });
-    const others = readdirSync(users).filter((f) => alive(Number(f.split('-')[0])));
+    const others = readdirSync(users).filter((f) => processAlive(Number(f.split('-')[0])));
     if (!wasRunning && others.length === 0 && process.env.OUTPOST_KEEP_CLUSTER !== '1') await down();
   }
 }

@@ -32,6 +32,7 @@ import { KubeClient, SharedInformerFactory } from '../../controllers/runtime/ind
 import { startWebhooks, type Webhooks } from '../../webhooks/index.ts';
 import type { PodRecord } from '../../edge/pods/record.ts';
 import type { PodStatus } from '../../edge/pods/types.ts';
+import { processAlive } from '../../lib/process.ts';
 
 const log = createLogger({ level: process.env.OUTPOST_TEST_LOG === '1' ? 'debug' : 'warn' });
 const run = Math.random().toString(36).slice(2, 7);
@@ -100,15 +101,6 @@ function edgeView(): { records: Map<string, PodRecord>; reports: Map<string, { c
 const pidOf = (name: string): number | undefined => {
   const d = edgeView().records.get(name)?.containers.main?.handle?.data;
   return d ? Number(d.pid) : undefined;
-};
-const alive = (pid: number | undefined) => {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 };
 const localRestarts = (name: string) => edgeView().records.get(name)?.containers.main?.restartCount ?? -1;
 
@@ -185,7 +177,7 @@ describe('offline autonomy', () => {
 
   it('keeps pods running and restarting with the cloud gone; only the pod without the autonomy label is evicted', async () => {
     const steadyPid = pidOf('steady');
-    expect(alive(steadyPid)).toBe(true);
+    expect(processAlive(steadyPid)).toBe(true);
     const restartsBefore = localRestarts('crasher');
     await stopTheCloud();
     await expect.poll(ready, { timeout: 60_000, interval: 500 }).toBe('Unknown');
@@ -198,15 +190,15 @@ describe('offline autonomy', () => {
     for (const name of ['steady', 'crasher', 'doomed']) expect((await apiPod(name))?.metadata?.deletionTimestamp).toBeUndefined();
     // locally: the same process still runs, the crasher kept restarting (kubelet backoff: 10 s, 20 s, …)
     expect(pidOf('steady')).toBe(steadyPid);
-    expect(alive(steadyPid)).toBe(true);
+    expect(processAlive(steadyPid)).toBe(true);
     await expect.poll(() => localRestarts('crasher'), { timeout: 60_000, interval: 1000 }).toBeGreaterThanOrEqual(restartsBefore + 2);
-    expect(alive(pidOf('control'))).toBe(true); // never heard of its eviction
+    expect(processAlive(pidOf('control'))).toBe(true); // never heard of its eviction
   });
 
   it('restores every pod within 5 s after the agent is killed and restarted with no cloud, adopting running processes', async () => {
     const steadyPid = pidOf('steady');
     await killAgent();
-    expect(alive(steadyPid)).toBe(true);
+    expect(processAlive(steadyPid)).toBe(true);
     const t0 = Date.now();
     startAgent();
     const restored = () => {
@@ -235,13 +227,13 @@ describe('offline autonomy', () => {
         /* the crasher may be between runs */
       }
     }
-    for (const pid of before.values()) await expect.poll(() => alive(pid), { timeout: 5000 }).toBe(false);
+    for (const pid of before.values()) await expect.poll(() => processAlive(pid), { timeout: 5000 }).toBe(false);
     const t0 = Date.now();
     startAgent();
     for (const name of ['steady', 'doomed', 'control']) {
       await expect.poll(() => {
         const pid = pidOf(name);
-        return pid !== before.get(name) && alive(pid);
+        return pid !== before.get(name) && processAlive(pid);
       }, { timeout: 15_000, interval: 100 }).toBe(true);
     }
     expect(Date.now() - t0).toBeLessThan(15_000);
@@ -255,13 +247,13 @@ describe('offline autonomy', () => {
     await core.deleteNamespacedPod({ name: 'doomed', namespace: ns });
     await fc.kubectl(['apply', '-f', '-'], JSON.stringify(pod('newcomer', 'exec sleep 100000', autonomy)));
     await sleep(1000);
-    expect(alive(doomedPid)).toBe(true); // the node cannot know yet
+    expect(processAlive(doomedPid)).toBe(true); // the node cannot know yet
     await startTheCloud();
     await expect.poll(ready, { timeout: 30_000, interval: 500 }).toBe('True');
     await expect.poll(async () => (await apiPod('doomed')) === undefined, { timeout: 30_000 }).toBe(true);
-    await expect.poll(() => alive(doomedPid), { timeout: 10_000 }).toBe(false);
+    await expect.poll(() => processAlive(doomedPid), { timeout: 10_000 }).toBe(false);
     await expect.poll(async () => (await apiPod('control')) === undefined, { timeout: 30_000 }).toBe(true);
-    await expect.poll(() => alive(controlPid), { timeout: 10_000 }).toBe(false);
+    await expect.poll(() => processAlive(controlPid), { timeout: 10_000 }).toBe(false);
     await expect.poll(async () => (await apiPod('newcomer'))?.status?.conditions?.find((c) => c.type === 'Ready')?.status, { timeout: 30_000 }).toBe('True');
     await expect.poll(async () => (await apiPod('crasher'))?.status?.containerStatuses?.[0]?.restartCount ?? 0, { timeout: 30_000 }).toBeGreaterThanOrEqual(crasherLocal);
     const steady = (await apiPod('steady'))!;

@@ -10,15 +10,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { isRunning, up, down, defaultClusterDir } from '../../hack/local-cluster/control-plane.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { processAlive } from '../../lib/process.ts';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   if (project.name === 'e2e' && process.env.OUTPOST_E2E_USE_KUBECONFIG === '1' && process.env.KUBECONFIG) {
@@ -39,7 +31,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     rmSync(me, { force: true });
     let others: string[] = [];
     try {
-      others = readdirSync(users).filter((f) => alive(Number(f.split('-')[0])));
+      others = readdirSync(users).filter((f) => processAlive(Number(f.split('-')[0])));
     } catch {
       return; // someone already removed the cluster
     }

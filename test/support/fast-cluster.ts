@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
 import { down, isRunning, up, type ClusterState } from '../../hack/local-cluster/control-plane.ts';
+import { processAlive } from '../../lib/process.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 export const fastClusterDir = process.env.OUTPOST_FAST_CLUSTER_DIR ?? join(repoRoot, '.outpost', 'cluster-fast');
@@ -33,15 +34,6 @@ export interface FastCluster {
   /** kubectl against this cluster; rejects with stderr on a non-zero exit. */
   kubectl(argv: string[], input?: string): Promise<string>;
   release(): Promise<void>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Starts (or joins) the fast cluster and installs the CRDs. */
@@ -72,7 +64,7 @@ export async function useFastCluster(): Promise<FastCluster> {
     state, kubeconfig: state.kubeconfig, kubeConfig: kc, kubectl,
     async release() {
       rmSync(me, { force: true });
-      const others = readdirSync(users).filter((f) => alive(Number(f.split('-')[0])) && Number(f.split('-')[0]) !== process.pid);
+      const others = readdirSync(users).filter((f) => processAlive(Number(f.split('-')[0])) && Number(f.split('-')[0]) !== process.pid);
       const mine = readdirSync(users).filter((f) => Number(f.split('-')[0]) === process.pid);
       if (!wasRunning && others.length === 0 && mine.length === 0 && process.env.OUTPOST_KEEP_CLUSTER !== '1') await down({ dir: fastClusterDir });
     },
