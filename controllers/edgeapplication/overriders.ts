@@ -270,15 +270,27 @@ export function applyPlacement(deployment: JsonObject, placement: Placement): Js
 
 // ---- Command / Args -----------------------------------------------------------------------
 
-/** `add` appends the values to the container's command (or args); `remove` drops every item equal to one of them. */
-export function applyCommandArgsOverriders(deployment: JsonObject, which: 'command' | 'args', overriders: CommandArgsOverrider[] | undefined,
-  prefix = `${which}Overriders`): JsonObject {
+/**
+ * The common frame of per-container overriders: no overriders → the input
+ * unchanged; else a copy, and `apply` called for each overrider with its
+ * container (found by containerName) and its field path for errors.
+ */
+function forEachContainerOverrider<O extends { containerName?: string }>(deployment: JsonObject, overriders: O[] | undefined, prefix: string,
+  apply: (o: O, c: Container, field: string) => void): JsonObject {
   if (!overriders?.length) return deployment;
   const d = structuredClone(deployment);
   overriders.forEach((o, i) => {
     const field = `${prefix}[${i}]`;
     if (!isObject(o)) throw new SpecError('EDGEAPP_INVALID_OVERRIDER', field, 'must be an object');
-    const c = findContainer(d, o.containerName, field);
+    apply(o, findContainer(d, o.containerName, field), field);
+  });
+  return d;
+}
+
+/** `add` appends the values to the container's command (or args); `remove` drops every item equal to one of them. */
+export function applyCommandArgsOverriders(deployment: JsonObject, which: 'command' | 'args', overriders: CommandArgsOverrider[] | undefined,
+  prefix = `${which}Overriders`): JsonObject {
+  return forEachContainerOverrider(deployment, overriders, prefix, (o, c, field) => {
     const values = o.value ?? [];
     if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) {
       throw new SpecError('EDGEAPP_INVALID_OVERRIDER', `${field}.value`, 'must be a list of strings');
@@ -296,7 +308,6 @@ export function applyCommandArgsOverriders(deployment: JsonObject, which: 'comma
     if (next.length) c[which] = next;
     else delete c[which];
   });
-  return d;
 }
 
 // ---- Env ----------------------------------------------------------------------------------
@@ -308,12 +319,7 @@ export function applyCommandArgsOverriders(deployment: JsonObject, which: 'comma
  * because the result would be ambiguous (the API server keys env by name).
  */
 export function applyEnvOverriders(deployment: JsonObject, overriders: EnvOverrider[] | undefined, prefix = 'envOverriders'): JsonObject {
-  if (!overriders?.length) return deployment;
-  const d = structuredClone(deployment);
-  overriders.forEach((o, i) => {
-    const field = `${prefix}[${i}]`;
-    if (!isObject(o)) throw new SpecError('EDGEAPP_INVALID_OVERRIDER', field, 'must be an object');
-    const c = findContainer(d, o.containerName, field);
+  return forEachContainerOverrider(deployment, overriders, prefix, (o, c, field) => {
     const values = o.value ?? [];
     if (!Array.isArray(values)) throw new SpecError('EDGEAPP_INVALID_OVERRIDER', `${field}.value`, 'must be a list of env vars');
     values.forEach((v, j) => {
@@ -346,23 +352,16 @@ export function applyEnvOverriders(deployment: JsonObject, overriders: EnvOverri
     if (env.length) c.env = env;
     else delete c.env;
   });
-  return d;
 }
 
 // ---- Resources ----------------------------------------------------------------------------
 
 /** Replaces the container's resources (requests, limits, claims) with the value. */
 export function applyResourcesOverriders(deployment: JsonObject, overriders: ResourcesOverrider[] | undefined, prefix = 'resourcesOverriders'): JsonObject {
-  if (!overriders?.length) return deployment;
-  const d = structuredClone(deployment);
-  overriders.forEach((o, i) => {
-    const field = `${prefix}[${i}]`;
-    if (!isObject(o)) throw new SpecError('EDGEAPP_INVALID_OVERRIDER', field, 'must be an object');
-    const c = findContainer(d, o.containerName, field);
+  return forEachContainerOverrider(deployment, overriders, prefix, (o, c, field) => {
     if (!isObject(o.value)) throw new SpecError('EDGEAPP_INVALID_OVERRIDER', `${field}.value`, 'must be a ResourceRequirements object (limits, requests)');
     c.resources = structuredClone(o.value);
   });
-  return d;
 }
 
 // ---- all of them --------------------------------------------------------------------------
