@@ -5,7 +5,7 @@
  * a fresh node; plus a private containerd with the test images for
  * `--runtime cri`. `close()` removes everything it created.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,6 +43,10 @@ export type AgentEntry = 'cli' | 'lean' | 'js';
 export async function startEdgeBench(opts: { runtime: 'process' | 'cri'; entry?: AgentEntry; nodeArgs?: string[]; progress?: (l: string) => void }): Promise<EdgeBench> {
   const progress = opts.progress ?? (() => undefined);
   const state = await up({ progress });
+  // startCloud's informers wait for the Device/NodeGroup CRDs: install them (a fresh cluster has none)
+  const crds = join(root, 'config', 'crd', 'bases');
+  execFileSync(join(state.binDir, 'kubectl'), ['--kubeconfig', state.kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', crds], { stdio: 'ignore' });
+  execFileSync(join(state.binDir, 'kubectl'), ['--kubeconfig', state.kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', '-f', crds], { stdio: 'ignore' });
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(state.kubeconfig);
   const core = kc.makeApiClient(k8s.CoreV1Api);

@@ -189,6 +189,18 @@ describe('ListWatchInformer', () => {
     expect(s.listCalls.length).toBe(before);
   });
 
+  it('says the CRDs are missing when the API server does not serve the resource (404), in the log and the sync timeout', async () => {
+    const s = fakeServer();
+    const notServed = () => Promise.reject(Object.assign(new Error('HTTP-Code: 404 Message: Unknown API Status Code!'), { code: 404 }));
+    s.lists.push(notServed, notServed);
+    const inf = make(s);
+    inf.start();
+    const sync = expect(inf.waitForSync(1000)).rejects.toThrow(/does not serve .*HTTP 404.*install the CRDs: `outpost init`/);
+    await vi.advanceTimersByTimeAsync(1000);
+    await sync;
+    expect(lines.find((l) => l.level === 'error')?.msg).toMatch(/Resource not served.*install the CRDs/);
+  });
+
   it('logs a throwing handler and keeps delivering to the others', async () => {
     const s = fakeServer();
     s.lists.push(async () => ({ metadata: { resourceVersion: '1' }, items: [cm('a', '1')] }));

@@ -15,7 +15,7 @@ import { backoffDelay, type BackoffPolicy } from '../../lib/backoff.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { systemClock, sleep, type Clock } from './clock.ts';
 import type { KubeClient, ListResult } from './client.ts';
-import { ControllerError } from './errors.ts';
+import { ControllerError, isNotFound } from './errors.ts';
 
 export type EventType = 'add' | 'update' | 'delete';
 
@@ -69,6 +69,9 @@ export abstract class InformerBase<T extends k8s.KubernetesObject> implements In
   abstract start(): void;
   abstract stop(): void;
 
+  /** Why the last list/watch failed, for the sync-timeout message (set by subclasses). */
+  protected lastError: string | undefined;
+
   hasSynced(): boolean {
     return this.#synced;
   }
@@ -82,7 +85,8 @@ export abstract class InformerBase<T extends k8s.KubernetesObject> implements In
       };
       const cancel = this.clock.setTimer(() => {
         this.#syncWaiters = this.#syncWaiters.filter((w) => w !== waiter);
-        reject(new ControllerError('CTRL_CACHE_SYNC_TIMEOUT', `Cache for ${this.description} did not sync within ${timeoutMs} ms; check that the API server is reachable and that RBAC allows list and watch on it.`));
+        const why = this.lastError ? ` Last error: ${this.lastError}` : ' Check that the API server is reachable and that RBAC allows list and watch on it.';
+        reject(new ControllerError('CTRL_CACHE_SYNC_TIMEOUT', `Cache for ${this.description} did not sync within ${timeoutMs} ms.${why}`));
       }, timeoutMs);
       this.#syncWaiters.push(waiter);
     });
@@ -244,7 +248,13 @@ export class ListWatchInformer<T extends k8s.KubernetesObject> extends InformerB
     if (this.clock.now() - this.#runStartedAt >= this.#healthyResetMs) this.#attempt = 0;
     const delayMs = backoffDelay(this.#backoff, this.#attempt, this.#random);
     this.#attempt++;
-    this.log.warn('Watch failed; restarting informer', { err, delayMs, attempt: this.#attempt, resourceVersion: this.#lw.latestResourceVersion() });
+    // A 404 on the list means the API server does not serve the resource at all: for
+    // our kinds, the CRDs are not installed. Say so instead of a bare "not found".
+    this.lastError = isNotFound(err)
+      ? `the API server does not serve ${this.description} (HTTP 404); if this is an Outpost or KubeEdge kind, install the CRDs: \`outpost init\` or \`kubectl apply -k config/crd\``
+      : err instanceof Error ? err.message : String(err);
+    const log = isNotFound(err) && this.#attempt === 1 ? this.log.error.bind(this.log) : this.log.warn.bind(this.log);
+    log(isNotFound(err) ? `Resource not served; restarting informer: ${this.lastError}` : 'Watch failed; restarting informer', { err, delayMs, attempt: this.#attempt, resourceVersion: this.#lw.latestResourceVersion() });
     this.#cancelRestart = this.clock.setTimer(() => {
       this.#cancelRestart = undefined;
       if (!this.#stopped) this.#run();
