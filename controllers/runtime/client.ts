@@ -54,7 +54,31 @@ export function collectionPath(apiVersion: string, plural: string, namespace?: s
 }
 
 /**
- * Plain-JSON API client using the KubeConfig's auth and TLS. Every method
+ * A copy of `kc` whose requests share one connection pool (keep-alive).
+ * client-node 2.x builds a new undici Agent for every request, so each
+ * request pays a TCP and TLS handshake (measured: ~12 ms per GET, ~150
+ * requests/s with 100 in parallel, most of the CPU in TLS setup). The TLS
+ * material is read once, on the first request; credentials sent as headers
+ * (bearer tokens, including a refreshed service-account token) are still
+ * applied to every request. A rotated client certificate takes a new
+ * KubeClient (the cloud restarts with its kubeconfig).
+ */
+export function keepAliveKubeConfig(kc: k8s.KubeConfig): k8s.KubeConfig {
+  const out = new (class extends k8s.KubeConfig {
+    #dispatcher: ReturnType<k8s.RequestContext['getDispatcher']> | undefined;
+    override async applySecurityAuthentication(ctx: k8s.RequestContext): Promise<void> {
+      await super.applySecurityAuthentication(ctx);
+      this.#dispatcher ??= ctx.getDispatcher();
+      if (this.#dispatcher) ctx.setDispatcher(this.#dispatcher);
+    }
+  })();
+  out.loadFromString(kc.exportConfig());
+  return out;
+}
+
+/**
+ * Plain-JSON API client using the KubeConfig's auth and TLS, over one
+ * keep-alive connection pool per client (keepAliveKubeConfig). Every method
  * throws KubeApiError (CTRL_API_REQUEST, with `statusCode`) on a non-2xx
  * answer; `get` alone maps 404 to undefined. Discovery results are cached.
  */
@@ -65,7 +89,7 @@ export class KubeClient {
 
   constructor(kc: k8s.KubeConfig) {
     this.kubeConfig = kc;
-    this.#config = kc.makeApiClient(ConfigurationHolder).configuration;
+    this.#config = keepAliveKubeConfig(kc).makeApiClient(ConfigurationHolder).configuration;
   }
 
   /**
