@@ -19,11 +19,27 @@ describe('NodeSync', () => {
     expect(ops).toEqual([
       { op: 'upsert', seq: 1, key: k('b'), rv: '2' },
       { op: 'upsert', seq: 2, key: k('c'), rv: '3' },
-      { op: 'delete', seq: 3, key: k('gone'), rv: '7', reason: 'deleted' },
+      // claimed by the edge, never sent by this hub: `unassigned`, whether or not it exists
+      { op: 'delete', seq: 3, key: k('gone'), rv: '7', reason: 'unassigned' },
     ]);
     expect(s.ack(3)).toBe(true);
     expect(Object.fromEntries(s.acked())).toEqual({ [k('a')]: '1', [k('b')]: '2', [k('c')]: '3' });
     expect(s.digest).toBe(inventoryDigest(w.map));
+  });
+
+  it('no existence oracle: a tombstone says `deleted` only for an object this hub delivered', () => {
+    const s = new NodeSync();
+    const w = world({ mine: '1' });
+    // the edge claims two keys it was never given: one exists (routed elsewhere), one does not
+    s.resume(w.map.keys(), new Map([[k('exists-elsewhere'), '5'], [k('never-existed'), '5']]));
+    const isDeleted = (key: string) => key !== k('exists-elsewhere');
+    const first = s.next(w.desired, 10, isDeleted);
+    expect(first.filter((o) => o.op === 'delete').map((o) => o.op === 'delete' && o.reason)).toEqual(['unassigned', 'unassigned']);
+    for (const o of first) s.ack(o.seq);
+    // an object it was given and that is then deleted: `deleted`
+    w.map.delete(k('mine'));
+    s.markDirty(k('mine'));
+    expect(s.next(w.desired, 10, () => true)).toEqual([{ op: 'delete', seq: 4, key: k('mine'), rv: '1', reason: 'deleted' }]);
   });
 
   it('a reconnect with a matching digest and no changes sends nothing', () => {

@@ -35,6 +35,13 @@ export class NodeSync {
   readonly #inflight = new Map<number, InFlight>();
   /** key → seq of its newest in-flight op. */
   readonly #inflightByKey = new Map<string, number>();
+  /**
+   * Keys this hub process sent to the node. A tombstone says `deleted` only
+   * for these: for a key the node merely claimed in its inventory it always
+   * says `unassigned`, so a node cannot learn whether an object it was never
+   * given exists (the reason is informational; the edge drops the key either way).
+   */
+  readonly #delivered = new Set<string>();
   #nextSeq = 1;
 
   /** Hex digest of the acknowledged inventory (what the edge has for sure). */
@@ -90,7 +97,8 @@ export class NodeSync {
   /**
    * Takes pending keys, in order, and returns the operations to send, never
    * exceeding `window` unacknowledged frames. Keys whose edge copy is already
-   * current are dropped silently. `isDeleted(key)` tells a tombstone's reason.
+   * current are dropped silently. `isDeleted(key)` tells a tombstone's reason
+   * (for keys this hub delivered; see #delivered).
    */
   next(desired: DesiredLookup, window: number, isDeleted: (key: string) => boolean = () => true): SyncOp[] {
     const out: SyncOp[] = [];
@@ -102,11 +110,13 @@ export class NodeSync {
       if (want && want.rv !== have) {
         const seq = this.#nextSeq++;
         this.#track(seq, { key, rv: want.rv });
+        this.#delivered.add(key);
         out.push({ op: 'upsert', seq, key, rv: want.rv });
       } else if (!want && have !== null) {
         const seq = this.#nextSeq++;
         this.#track(seq, { key, rv: null });
-        out.push({ op: 'delete', seq, key, rv: have, reason: isDeleted(key) ? 'deleted' : 'unassigned' });
+        const reason = this.#delivered.delete(key) && isDeleted(key) ? 'deleted' : 'unassigned';
+        out.push({ op: 'delete', seq, key, rv: have, reason });
       }
     }
     return out;
