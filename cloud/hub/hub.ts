@@ -10,6 +10,7 @@ import { LRUCache } from 'lru-cache';
 import type { Report } from '../../edge/protocol/index.ts';
 import type { Link } from '../../edge/transport/link.ts';
 import type { Logger } from '../../lib/log.ts';
+import { FairScheduler } from './fair.ts';
 import { NodeSync } from './node-sync.ts';
 import { ObjectBodies, type EncodableObject } from './object-bodies.ts';
 import { keyOf, kinds, RoutingIndex, type RoutedObject } from './routing.ts';
@@ -37,6 +38,11 @@ export interface HubOptions {
   session?: Partial<SessionConfig>;
   /** Bytes of encoded object bodies kept for sharing (default 64 MiB). */
   bodyCacheBytes?: number;
+  /**
+   * API writes for reports (node and pod status, leases, events) running at once, shared fairly
+   * between nodes (FairScheduler); default 64.
+   */
+  reportWriteConcurrency?: number;
 }
 
 const nodeCN = /^system:node:([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)$/;
@@ -58,6 +64,7 @@ export class CloudHub implements SessionHost {
   /** Per (node, kind, key): the newest report that arrived, and the tail of its write chain. */
   readonly #writes = new LRUCache<string, { latest: number; tail: Promise<unknown> }>({ max: 100_000 });
   readonly #arrivalOf = new WeakMap<Report, number>();
+  readonly #fair: FairScheduler;
   #arrivals = 0;
   /** Called with every session as it opens (tests, tunnels). */
   readonly sessionListeners = new Set<(s: Session) => void>();
@@ -69,6 +76,7 @@ export class CloudHub implements SessionHost {
     this.#log = opts.log.child({ component: 'cloudhub' });
     this.#cfg = { ...defaultSessionConfig, ...opts.session };
     this.bodies = new ObjectBodies(opts.bodyCacheBytes);
+    this.#fair = new FairScheduler(opts.reportWriteConcurrency ?? 64);
     opts.sources.onChange((kind, type, obj) => this.#onChange(kind, type, obj));
   }
 
@@ -157,8 +165,13 @@ export class CloudHub implements SessionHost {
   handleReport(node: string, report: Report): Promise<ReportOutcome> {
     // events are distinct objects; device twin/state reports carry their own per-property
     // sequence and the device status writer keeps only the newest, so they need no ordering here
-    // (serialising them behind a slow status write would add up to a report cycle of latency)
-    if (report.kind === 'event' || report.kind === 'device-twin' || report.kind === 'device-state') return this.#reports.handle(node, report);
+    // (serialising them behind a slow status write would add up to a report cycle of latency).
+    // device reports go to the device status writer, which coalesces, bounds its own writes and
+    // resolves after its next batched write: holding a fair slot that long would throttle them
+    if (report.kind === 'device-twin' || report.kind === 'device-state') return this.#reports.handle(node, report);
+    // every other report is an API write: nodes share the write slots round-robin, so one
+    // flooding edge cannot make the others' status wait behind its backlog
+    if (report.kind === 'event') return this.#fair.run(node, () => this.#reports.handle(node, report));
     const key = `${node}\n${report.kind}\n${report.key}`;
     let e = this.#writes.get(key);
     if (!e) this.#writes.set(key, (e = { latest: 0, tail: Promise.resolve() }));
@@ -171,7 +184,10 @@ export class CloudHub implements SessionHost {
     const entry = e;
     const seq = arrival;
     // superseded by a newer value of the same object: acknowledged without writing
-    const run = (): Promise<ReportOutcome> => (seq < entry.latest ? Promise.resolve({ ok: true }) : this.#reports.handle(node, report));
+    // (checked again once it has a write slot: a newer value may have arrived while it waited)
+    const superseded = () => seq < entry.latest;
+    const run = (): Promise<ReportOutcome> => (superseded() ? Promise.resolve({ ok: true })
+      : this.#fair.run(node, () => (superseded() ? Promise.resolve({ ok: true }) : this.#reports.handle(node, report))));
     const p = entry.tail.then(run, run);
     entry.tail = p.catch(() => undefined);
     return p;

@@ -143,6 +143,35 @@ describe('floods over in-memory links', () => {
     release();
   });
 
+  it('a report flood from one edge does not make another edge wait behind it for API writes (fair write slots)', async () => {
+    // a slow API: 4 write slots, each write held until the test releases it
+    const writes: { node: string; release: () => void }[] = [];
+    const slow = { handle: (node: string) => new Promise<{ ok: true }>((r) => writes.push({ node, release: () => r({ ok: true }) })) };
+    const hub = new CloudHub({ sources: new MemorySources(), reports: slow, log, reportWriteConcurrency: 4, session: { reportWindow: 256 } });
+    const connect = async (node: string) => {
+      const pair = memoryLinkPair({ commonNames: { b: `system:node:${node}` } });
+      const got: Msg[] = [];
+      pair.b.onFrame((f) => got.push(decode(f, { direction: 'down' })));
+      hub.attach(pair.a);
+      await pair.b.send(encode(hello()));
+      return { pair, got };
+    };
+    const flooder = await connect('flooder');
+    const bystander = await connect('bystander');
+    // 200 distinct pod-status reports from the flooder, then one from the bystander
+    for (let i = 0; i < 200; i++) await flooder.pair.b.send(encode({ type: 'report', id: String(i), kind: 'pod-status', key: `v1/Pod/ns/p-${i}`, payload: {} }));
+    await bystander.pair.b.send(encode({ type: 'report', id: 'b1', kind: 'pod-status', key: 'v1/Pod/ns/b', payload: {} }));
+    await expect.poll(() => writes.length).toBe(4);
+    // as slots free up, the bystander's write starts after at most one more flooder write
+    for (let i = 0; i < 2; i++) {
+      writes.find((w) => w.node === 'flooder')!.release();
+      writes.splice(writes.findIndex((w) => w.node === 'flooder'), 1);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(writes.some((w) => w.node === 'bystander')).toBe(true);
+    for (const w of writes) w.release();
+  });
+
   it('an edge that stops reading while its objects are sent is closed with HUB_SLOW_CONSUMER once the backlog passes the bound', async () => {
     const sources = new MemorySources();
     const hub = new CloudHub({ sources, reports: accept, log, session: { maxBufferedBytes: 256 * 1024 } });
