@@ -20,6 +20,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 
 const run = promisify(execFile);
 
@@ -33,20 +34,43 @@ export interface BuiltImages {
   pause: string;
 }
 
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm' } as Record<string, string>)[process.arch] ?? process.arch;
+/** Hex sha256 of a blob. */
+export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+/** This machine's architecture in OCI terms (amd64, arm64, arm). */
+export const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm' } as Record<string, string>)[process.arch] ?? process.arch;
+/** The fixed timestamp of every file and image (reproducible builds). */
+export const epoch = '2020-01-01T00:00:00Z';
 
 function findBusybox(): string {
   for (const p of ['/bin/busybox', '/usr/bin/busybox']) if (existsSync(p)) return p;
   throw new Error('busybox not found; run: apt-get install -y busybox-static');
 }
 
-async function tarDir(src: string, out: string): Promise<void> {
-  await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=2020-01-01 00:00:00Z', '--format=gnu', '-C', src, '-cf', out, '.']);
+/**
+ * Tars `src` reproducibly: sorted names, owner 0:0, fixed mtime. `extra` is
+ * passed to tar before the input (e.g. `--mode=u=rwX,go=rX` to normalize
+ * permissions that depend on the umask of whoever created the files).
+ */
+export async function tarDir(src: string, out: string, extra: string[] = []): Promise<void> {
+  await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=2020-01-01 00:00:00Z', '--format=gnu', ...extra, '-C', src, '-cf', out, '.']);
 }
 
-/** One OCI image layout as a tar, the layer shared by both images. */
-async function writeImage(work: string, layerTar: Buffer, names: string[], config: Record<string, unknown>, out: string): Promise<void> {
+/** One layer of {@link writeImage}: an uncompressed tar, stored gzipped when `gzip` is set. */
+export interface Layer {
+  tar: Buffer;
+  gzip?: boolean;
+}
+
+/**
+ * Writes one OCI image layout as a tar at `out` (what `ctr images import`
+ * and `kind load image-archive` take): the layers in order, the image
+ * config `config` (the OCI config's `config` object), and one index entry
+ * per name in `names` (full references, e.g. docker.io/library/x:1; the
+ * `io.containerd.image.name` annotation is what containerd imports them
+ * as). Returns the manifest digest (the image's digest). Deterministic.
+ */
+export async function writeImage(work: string, layers: Buffer | Layer[], names: string[], config: Record<string, unknown>, out: string, createdBy = 'hack/images/build-test-image.ts'): Promise<string> {
+  const list = Buffer.isBuffer(layers) ? [{ tar: layers }] : layers;
   const layout = mkdtempSync(join(work, 'layout-'));
   const blobs = join(layout, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
@@ -55,14 +79,19 @@ async function writeImage(work: string, layerTar: Buffer, names: string[], confi
     writeFileSync(join(blobs, d), b);
     return { digest: `sha256:${d}`, size: Buffer.byteLength(b) };
   };
-  const layer = blob(layerTar);
+  // diff_ids name the uncompressed tars; the manifest names the blobs as stored.
+  // zlib's gzip header has no name and mtime 0, so the same tar gives the same blob.
+  const diffIds = list.map((l) => `sha256:${sha256(l.tar)}`);
+  const stored = list.map((l) => (l.gzip
+    ? { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...blob(gzipSync(l.tar, { level: 6 })) }
+    : { mediaType: 'application/vnd.oci.image.layer.v1.tar', ...blob(l.tar) }));
   const cfg = blob(JSON.stringify({
-    architecture: arch, os: 'linux', created: '2020-01-01T00:00:00Z', config, rootfs: { type: 'layers', diff_ids: [layer.digest] }, history: [{ created: '2020-01-01T00:00:00Z', created_by: 'hack/images/build-test-image.ts' }],
+    architecture: arch, os: 'linux', created: epoch, config, rootfs: { type: 'layers', diff_ids: diffIds }, history: list.map(() => ({ created: epoch, created_by: createdBy })),
   }));
   const manifest = blob(JSON.stringify({
     schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...cfg },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+    layers: stored,
   }));
   writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   writeFileSync(join(layout, 'index.json'), JSON.stringify({
@@ -73,6 +102,7 @@ async function writeImage(work: string, layerTar: Buffer, names: string[], confi
     })),
   }));
   await tarDir(layout, out);
+  return manifest.digest;
 }
 
 /** Builds both image tars into `outDir` (created); returns their paths. */
