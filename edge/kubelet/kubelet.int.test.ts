@@ -23,6 +23,7 @@ import { startCloud, defaultCloudConfig, type Cloud } from '../../cloud/cloud.ts
 import { startEdge, type EdgeAgent } from '../agent.ts';
 import type { EdgeConfig } from '../config.ts';
 import { checkInstalled, startContainerd, type Containerd } from '../../hack/containerd/containerd.ts';
+import type { Summary } from './stats.ts';
 
 const log = createLogger({ level: process.env.OUTPOST_TEST_LOG === '1' ? 'debug' : 'warn' });
 const kubectlBin = () => join(readState()!.binDir, 'kubectl');
@@ -164,12 +165,11 @@ for (const runtime of ['process', 'cri'] as const) {
       });
 
       it('kubectl exec -i passes stdin', async () => {
-        // CRI: edge/pods/cri/streams.ts speaks v4 over WebSocket to containerd, which has no stdin half-close,
-      // so the command must finish on its own (head -n1) rather than on EOF
-      const script = runtime === 'cri' ? 'head -n1 | tr a-z A-Z' : 'tr a-z A-Z';
-      const r = await kubectl(['exec', '-i', '-n', ns, 'app', '-c', 'ticker', '--', 'sh', '-c', script], 'hello edge\n');
+        // the command ends on stdin's EOF: kubectl half-closes stdin, and the edge passes that on (process
+        // runtime: the child's stdin ends; CRI: the connection is relayed to containerd's streaming server)
+        const r = await kubectl(['exec', '-i', '-n', ns, 'app', '-c', 'ticker', '--', 'sh', '-c', 'tr a-z A-Z; echo done'], 'hello edge\n');
         expect(r.code, r.stderr).toBe(0);
-        expect(r.stdout).toBe('HELLO EDGE\n');
+        expect(r.stdout).toBe('HELLO EDGE\ndone\n');
       });
 
       it.skipIf(runtime === 'process')('kubectl exec -it gets a terminal (merged output, exit code)', async () => {
@@ -227,25 +227,42 @@ for (const runtime of ['process', 'cri'] as const) {
         });
       };
 
-      it('serves /stats/summary on the node\'s kubelet endpoint', async () => {
+      const summary = async () => JSON.parse((await viaKubeletEndpoint('/stats/summary')).body) as Summary;
+      const appPod = (s: Summary) => s.pods.find((p) => p.podRef.namespace === ns && p.podRef.name === 'app');
+
+      it('serves /stats/summary on the node\'s kubelet endpoint, with CPU and memory per container', async () => {
         const r = await viaKubeletEndpoint('/stats/summary');
         expect(r.code, r.body).toBe(200);
-        const s = JSON.parse(r.body) as { node: { nodeName: string; memory: { usageBytes: number } }; pods: { podRef: { name: string; namespace: string }; containers: { name: string; memory: { rssBytes: number } }[] }[] };
+        expect(appPod(JSON.parse(r.body) as Summary)?.containers.map((c) => c.name).sort()).toEqual(['ticker', 'web']);
+        // usage from the runtime: process groups in /proc (10 ms clock ticks: a fresh idle shell may still read 0),
+        // or containerd's ListContainerStats (cgroups)
+        await expect.poll(async () => Math.min(...(appPod(await summary())?.containers ?? []).map((c) => c.cpu?.usageCoreNanoSeconds ?? 0)), { timeout: 20_000 }).toBeGreaterThan(0);
+        const s = await summary();
         expect(s.node.nodeName).toBe(nodeName);
         expect(s.node.memory.usageBytes).toBeGreaterThan(0);
-        const pod = s.pods.find((p) => p.podRef.namespace === ns && p.podRef.name === 'app');
-        expect(pod?.containers.map((c) => c.name).sort()).toEqual(['ticker', 'web']);
-        // usage per container: process runtime only (CRI container stats are not wired yet)
-        if (runtime === 'process') expect(pod!.containers.find((c) => c.name === 'web')!.memory.rssBytes).toBeGreaterThan(0);
+        const pod = appPod(s);
+        for (const c of pod!.containers) {
+          expect(c.cpu?.usageCoreNanoSeconds, c.name).toBeGreaterThan(0);
+          expect(c.memory?.workingSetBytes, c.name).toBeGreaterThan(0);
+        }
+        expect(pod!.cpu!.usageCoreNanoSeconds).toBe(pod!.containers.reduce((a, c) => a + c.cpu!.usageCoreNanoSeconds, 0));
+        expect(pod!.memory!.workingSetBytes).toBeGreaterThan(0);
+        // containerd computes a rate from its previous sample of the container
+        if (runtime === 'cri') await expect.poll(async () => appPod(await summary())?.containers.find((c) => c.name === 'ticker')?.cpu?.usageNanoCores ?? 0, { timeout: 10_000 }).toBeGreaterThan(0);
       });
 
       it('serves /metrics/resource for metrics-server (kubectl top)', async () => {
+        await expect.poll(async () => (await viaKubeletEndpoint('/metrics/resource')).body, { timeout: 20_000 }).toMatch(/container_cpu_usage_seconds_total\{container="ticker"/);
         const r = await viaKubeletEndpoint('/metrics/resource');
         expect(r.code, r.body).toBe(200);
         expect(r.body).toMatch(/^node_cpu_usage_seconds_total [\d.e+]+ \d+$/m);
         expect(r.body).toMatch(/^node_memory_working_set_bytes [\d.e+]+ \d+$/m);
         expect(r.body).toContain('scrape_error 0');
-        if (runtime === 'process') expect(r.body).toMatch(new RegExp(`^container_memory_working_set_bytes\\{container="web",namespace="${ns}",pod="app"\\} [1-9]`, 'm'));
+        for (const c of ['ticker', 'web']) {
+          expect(r.body).toMatch(new RegExp(`^container_memory_working_set_bytes\\{container="${c}",namespace="${ns}",pod="app"\\} [1-9]`, 'm'));
+          expect(r.body).toMatch(new RegExp(`^container_cpu_usage_seconds_total\\{container="${c}",namespace="${ns}",pod="app"\\} [\\d.e+-]+ \\d+$`, 'm'));
+        }
+        expect(r.body).toMatch(new RegExp(`^pod_memory_working_set_bytes\\{namespace="${ns}",pod="app"\\} [1-9]`, 'm'));
       });
 
     it('refuses a client certificate from another CA', async () => {

@@ -24,7 +24,8 @@ import type { EdgeStore } from '../store/store.ts';
 import {
   negotiate, PORT_FORWARD_PROTOCOL, REMOTE_COMMAND_PROTOCOLS, servePortForward, serveRemoteCommand, upgradeResponse,
 } from './remote-command.ts';
-import { resourceMetrics, statsSummary } from './stats.ts';
+import { relayUpgrade } from './relay.ts';
+import { NodeUsageReader, resourceMetrics, statsSummary, type Summary } from './stats.ts';
 
 export interface KubeletServerOptions {
   nodeName: string;
@@ -66,6 +67,19 @@ export function createKubeletServer(o: KubeletServerOptions): KubeletServer {
     return p;
   };
 
+  const nodeUsage = new NodeUsageReader();
+  /** Node usage and the pods' container usage; a failing runtime gives pods without usage and `failed`. */
+  async function summary(): Promise<{ s: Summary; failed: boolean }> {
+    const node = nodeUsage.read();
+    const pm = o.pods();
+    try {
+      return { s: statsSummary({ nodeName: o.nodeName, node, pods: pm ? await pm.stats() : [] }), failed: false };
+    } catch (err) {
+      log.warn('Container stats failed', { err });
+      return { s: statsSummary({ nodeName: o.nodeName, node, pods: [] }), failed: true };
+    }
+  }
+
   const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.warn('Kubelet request failed', { method: req.method, path: req.url, err });
@@ -96,15 +110,17 @@ export function createKubeletServer(o: KubeletServerOptions): KubeletServer {
         return await logs(req, res, parts, url.searchParams);
       case 'stats':
         if (parts[1] === 'summary') {
+          const { s } = await summary();
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(statsSummary({ nodeName: o.nodeName, store: o.store })));
+          res.end(JSON.stringify(s));
           return;
         }
         break;
       case 'metrics':
         if (parts[1] === 'resource') {
+          const { s, failed } = await summary();
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-          res.end(resourceMetrics(statsSummary({ nodeName: o.nodeName, store: o.store })));
+          res.end(resourceMetrics(s, { scrapeError: failed }));
           return;
         }
         break;
@@ -150,7 +166,7 @@ export function createKubeletServer(o: KubeletServerOptions): KubeletServer {
     res.end();
   }
 
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
     const url = new URL(req.url ?? '/', 'http://kubelet');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -180,9 +196,18 @@ export function createKubeletServer(o: KubeletServerOptions): KubeletServer {
       } catch (err) {
         return fail(httpCode(err), (err as Error).message);
       }
-      socket.write(upgradeResponse(protocol));
-      log.info(kind === 'exec' ? 'Exec in container' : 'Attach to container', { namespace: ns, pod, container, command: kind === 'exec' ? command : undefined, tty: opts.tty });
-      void serveRemoteCommand(socket, opts, kind === 'exec' ? `command ${JSON.stringify(command)}` : 'container', (o2) => (kind === 'exec' ? pm.exec(ns, pod, container, command, o2) : pm.attach(ns, pod, container, o2)));
+      const what = { namespace: ns, pod, container, command: kind === 'exec' ? command : undefined, tty: opts.tty };
+      // A runtime with its own streaming server (CRI) gets the connection relayed as is, as the
+      // kubelet does; otherwise this node serves the session (process runtime).
+      pm.streamUrl(kind, ns, pod, container, command, opts).then((streamUrl) => {
+        log.info(kind === 'exec' ? 'Exec in container' : 'Attach to container', { ...what, via: streamUrl ? 'runtime streaming server' : 'kubelet' });
+        if (streamUrl) {
+          relayUpgrade(socket, req, head, streamUrl, (err) => log.warn('Relay to the runtime streaming server failed', { ...what, err }));
+          return;
+        }
+        socket.write(upgradeResponse(protocol));
+        void serveRemoteCommand(socket, opts, kind === 'exec' ? `command ${JSON.stringify(command)}` : 'container', (o2) => (kind === 'exec' ? pm.exec(ns, pod, container, command, o2) : pm.attach(ns, pod, container, o2)));
+      }, (err: unknown) => fail(httpCode(err), (err as Error).message));
       return;
     }
     if (kind === 'portForward') {

@@ -1,17 +1,23 @@
 /**
- * `/stats/summary` (kubelet stats API, k8s.io/kubelet/pkg/apis/stats/v1alpha1
- * Summary): node CPU and memory from /proc, and per pod the containers'
- * CPU time and RSS for the process runtime (their pids are in the pod
- * records). metrics-server can read it (`--kubelet-use-node-status-port`);
- * CRI containers are listed without usage (containerd's stats are not
- * wired yet).
+ * The kubelet stats API of an edge node, for `kubectl top` through a metrics
+ * server:
+ *
+ * - `/stats/summary`: k8s.io/kubelet/pkg/apis/stats/v1alpha1 Summary;
+ * - `/metrics/resource`: the kubelet's resource metrics in the Prometheus text
+ *   format, what metrics-server ≥ 0.6 scrapes
+ *   (sigs.k8s.io/metrics-server pkg/scraper/client/resource/decode.go).
+ *
+ * Node CPU and memory come from /proc (NodeUsageReader); container usage from
+ * the pod runtime (PodManager.stats → PodRuntime.containerStats: the process
+ * runtime reads its process groups in /proc, the CRI runtime asks containerd's
+ * ListContainerStats). Pod usage is the sum of its containers. Building the
+ * documents is pure: usage in, JSON / text out.
  */
 import { readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
-import type { EdgeStore } from '../store/store.ts';
+import type { PodUsage } from '../pods/manager.ts';
 
 const CLK_TCK = 100;
-const PAGE = 4096;
 
 function readProc(path: string): string | undefined {
   try {
@@ -21,119 +27,124 @@ function readProc(path: string): string | undefined {
   }
 }
 
-/** Node CPU time in ns from /proc/stat (all CPUs, busy time). */
-function nodeCpuNanos(): number {
-  const line = readProc('/proc/stat')?.split('\n')[0] ?? '';
-  const f = line.trim().split(/\s+/).slice(1).map(Number);
-  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
-  return busy * (1e9 / CLK_TCK);
+/** Node-level usage at one instant. */
+export interface NodeUsage {
+  /** ms since the epoch. */
+  timestamp: number;
+  /** Boot time, ms since the epoch. */
+  startTime: number;
+  /** Cumulative busy CPU time over all cores, ns. */
+  cpuNanos: number;
+  /** Busy CPU since the previous reading, nano-cores (0 on the first). */
+  nanoCores: number;
+  availableBytes: number;
+  /** total - available. */
+  workingSetBytes: number;
 }
 
-function bootTimeMs(): number {
-  const m = /^btime (\d+)$/m.exec(readProc('/proc/stat') ?? '');
-  return m ? Number(m[1]) * 1000 : Date.now();
-}
+/** Reads node CPU (/proc/stat) and memory; remembers the last CPU sample for the rate. */
+export class NodeUsageReader {
+  #last: { at: number; cpu: number } | undefined;
 
-/** CPU ns and RSS bytes of one process, or undefined when it is gone. */
-function procUsage(pid: number): { cpuNanos: number; rss: number; startMs: number } | undefined {
-  const stat = readProc(`/proc/${pid}/stat`);
-  const statm = readProc(`/proc/${pid}/statm`);
-  if (!stat || !statm) return undefined;
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
-  const start = Number(f[19]); // starttime (field 22), ticks since boot
-  return { cpuNanos: ticks * (1e9 / CLK_TCK), rss: Number(statm.split(' ')[1]) * PAGE, startMs: bootTimeMs() + (start * 1000) / CLK_TCK };
-}
-
-let last: { at: number; cpu: number } | undefined;
-
-interface Rec { uid: string; namespace: string; name: string; containers: Record<string, { state?: string; handle?: { data?: Record<string, unknown> }; startedAt?: number }> }
-
-/** Builds a stats/v1alpha1 Summary. */
-export function statsSummary(o: { nodeName: string; store: EdgeStore; now?: number }): object {
-  const now = o.now ?? Date.now();
-  const time = new Date(now).toISOString();
-  const cpu = nodeCpuNanos();
-  const usageNanoCores = last && now > last.at ? Math.max(0, Math.round((cpu - last.cpu) / ((now - last.at) / 1000))) : 0;
-  last = { at: now, cpu };
-  const total = totalmem();
-  const free = freemem();
-  const pods = [];
-  for (const [, v] of o.store.objects.meta.entries('pods/')) {
-    let r: Rec;
-    try {
-      r = JSON.parse(v) as Rec;
-    } catch {
-      continue;
-    }
-    const containers = [];
-    let podCpu = 0;
-    let podMem = 0;
-    let podStart = now;
-    for (const [name, c] of Object.entries(r.containers ?? {})) {
-      if (c.state !== 'running') continue;
-      const pid = Number(c.handle?.data?.pid);
-      const u = Number.isInteger(pid) && pid > 0 ? procUsage(pid) : undefined;
-      const startTime = new Date(c.startedAt ?? u?.startMs ?? now).toISOString();
-      podStart = Math.min(podStart, c.startedAt ?? now);
-      if (u) {
-        podCpu += u.cpuNanos;
-        podMem += u.rss;
-      }
-      containers.push({
-        name, startTime,
-        cpu: { time, usageCoreNanoSeconds: Math.round(u?.cpuNanos ?? 0), usageNanoCores: 0 },
-        memory: { time, usageBytes: u?.rss ?? 0, workingSetBytes: u?.rss ?? 0, rssBytes: u?.rss ?? 0 },
-      });
-    }
-    if (containers.length === 0) continue;
-    pods.push({
-      podRef: { name: r.name, namespace: r.namespace, uid: r.uid }, startTime: new Date(podStart).toISOString(), containers,
-      cpu: { time, usageCoreNanoSeconds: Math.round(podCpu), usageNanoCores: 0 },
-      memory: { time, usageBytes: podMem, workingSetBytes: podMem, rssBytes: podMem },
-    });
+  read(now = Date.now()): NodeUsage {
+    const stat = readProc('/proc/stat') ?? '';
+    const f = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    // user nice system irq softirq steal (idle and iowait are not busy)
+    const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+    const cpu = busy * (1e9 / CLK_TCK);
+    const nanoCores = this.#last && now > this.#last.at ? Math.max(0, Math.round((cpu - this.#last.cpu) / ((now - this.#last.at) / 1000))) : 0;
+    this.#last = { at: now, cpu };
+    const btime = /^btime (\d+)$/m.exec(stat);
+    const total = totalmem();
+    const free = freemem();
+    return { timestamp: now, startTime: btime ? Number(btime[1]) * 1000 : now, cpuNanos: cpu, nanoCores, availableBytes: free, workingSetBytes: total - free };
   }
+}
+
+interface CpuStats { time: string; usageCoreNanoSeconds: number; usageNanoCores?: number }
+interface MemoryStats { time: string; availableBytes?: number; usageBytes: number; workingSetBytes: number; rssBytes: number }
+
+/** stats/v1alpha1 Summary (the fields we fill; cpu/memory are absent where nothing was measured, as the kubelet does). */
+export interface Summary {
+  node: { nodeName: string; startTime: string; cpu: CpuStats; memory: MemoryStats };
+  pods: {
+    podRef: { name: string; namespace: string; uid: string };
+    startTime: string;
+    containers: { name: string; startTime: string; cpu?: CpuStats; memory?: MemoryStats }[];
+    cpu?: CpuStats;
+    memory?: MemoryStats;
+  }[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Builds the stats/v1alpha1 Summary from measured usage (pure). */
+export function statsSummary(o: { nodeName: string; node: NodeUsage; pods: readonly PodUsage[] }): Summary {
+  const n = o.node;
   return {
     node: {
-      nodeName: o.nodeName, startTime: new Date(bootTimeMs()).toISOString(),
-      cpu: { time, usageNanoCores, usageCoreNanoSeconds: Math.round(cpu) },
-      memory: { time, availableBytes: free, usageBytes: total - free, workingSetBytes: total - free, rssBytes: total - free },
+      nodeName: o.nodeName, startTime: iso(n.startTime),
+      cpu: { time: iso(n.timestamp), usageNanoCores: n.nanoCores, usageCoreNanoSeconds: Math.round(n.cpuNanos) },
+      memory: { time: iso(n.timestamp), availableBytes: n.availableBytes, usageBytes: n.workingSetBytes, workingSetBytes: n.workingSetBytes, rssBytes: n.workingSetBytes },
     },
-    pods,
+    pods: o.pods.map((p) => {
+      const measured = p.containers.flatMap((c) => (c.usage ? [c.usage] : []));
+      const time = iso(Math.max(n.timestamp, ...measured.map((u) => u.timestamp)));
+      const sum = (k: 'cpuNanos' | 'workingSetBytes' | 'usageBytes' | 'rssBytes') => measured.reduce((a, u) => a + u[k], 0);
+      const allRates = measured.every((u) => u.nanoCores !== undefined);
+      return {
+        podRef: { name: p.name, namespace: p.namespace, uid: p.uid },
+        startTime: iso(p.startTime),
+        containers: p.containers.map((c) => ({
+          name: c.name, startTime: iso(c.startedAt),
+          ...(c.usage ? {
+            cpu: { time: iso(c.usage.timestamp), usageCoreNanoSeconds: Math.round(c.usage.cpuNanos), ...(c.usage.nanoCores !== undefined ? { usageNanoCores: c.usage.nanoCores } : {}) },
+            memory: { time: iso(c.usage.timestamp), usageBytes: c.usage.usageBytes, workingSetBytes: c.usage.workingSetBytes, rssBytes: c.usage.rssBytes },
+          } : {}),
+        })),
+        ...(measured.length > 0 ? {
+          cpu: { time, usageCoreNanoSeconds: Math.round(sum('cpuNanos')), ...(allRates ? { usageNanoCores: measured.reduce((a, u) => a + (u.nanoCores ?? 0), 0) } : {}) },
+          memory: { time, usageBytes: sum('usageBytes'), workingSetBytes: sum('workingSetBytes'), rssBytes: sum('rssBytes') },
+        } : {}),
+      };
+    }),
   };
-}
-
-interface SummaryShape {
-  node: { cpu: { usageCoreNanoSeconds: number }; memory: { workingSetBytes: number } };
-  pods: { podRef: { name: string; namespace: string }; containers: { name: string; startTime: string; cpu: { usageCoreNanoSeconds: number }; memory: { workingSetBytes: number } }[]; cpu: { usageCoreNanoSeconds: number }; memory: { workingSetBytes: number } }[];
 }
 
 const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 /**
- * `/metrics/resource` in the Prometheus text format, what metrics-server
- * ≥ 0.6 scrapes for `kubectl top` (kubelet resource metrics: node, pod and
- * container CPU seconds and working set). Containers without usage data
- * (CRI for now) are left out rather than reported as zero.
+ * `/metrics/resource` in the Prometheus text format (kubelet resource metrics: node, pod
+ * and container CPU seconds and working set, each sample with its measurement time in ms).
+ * A container without usage, or whose CPU counter or working set is still 0, is left out:
+ * metrics-server drops a whole pod when one of its containers reports a zero
+ * (checkContainerMetrics), so such a pod would vanish from `kubectl top pod`.
+ * `scrapeError`: the runtime's container stats failed (the kubelet's scrape_error 1).
  */
-export function resourceMetrics(summary: object, nowMs = Date.now()): string {
-  const s = summary as SummaryShape;
-  const ts = ` ${nowMs}`;
+export function resourceMetrics(s: Summary, opts: { scrapeError?: boolean } = {}): string {
   const out: string[] = [];
-  const metric = (name: string, type: 'counter' | 'gauge', help: string, rows: [labels: string, value: number][]) => {
+  const ms = (t: string) => Date.parse(t);
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, rows: [labels: string, value: number, time: string][]) => {
     out.push(`# HELP ${name} [STABLE] ${help}`, `# TYPE ${name} ${type}`);
-    for (const [l, v] of rows) out.push(`${name}${l} ${v}${ts}`);
+    for (const [l, v, t] of rows) out.push(`${name}${l} ${v} ${ms(t)}`);
   };
-  const withUsage = s.pods.map((p) => ({ p, cs: p.containers.filter((c) => c.memory.workingSetBytes > 0) })).filter((x) => x.cs.length > 0);
-  const cl = (p: SummaryShape['pods'][number], c: { name: string }) => `{container="${label(c.name)}",namespace="${label(p.podRef.namespace)}",pod="${label(p.podRef.name)}"}`;
-  const pl = (p: SummaryShape['pods'][number]) => `{namespace="${label(p.podRef.namespace)}",pod="${label(p.podRef.name)}"}`;
-  metric('container_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the container in core-seconds', withUsage.flatMap(({ p, cs }) => cs.map((c): [string, number] => [cl(p, c), c.cpu.usageCoreNanoSeconds / 1e9])));
-  metric('container_memory_working_set_bytes', 'gauge', 'Current working set of the container in bytes', withUsage.flatMap(({ p, cs }) => cs.map((c): [string, number] => [cl(p, c), c.memory.workingSetBytes])));
-  metric('container_start_time_seconds', 'gauge', 'Start time of the container since unix epoch in seconds', withUsage.flatMap(({ p, cs }) => cs.map((c): [string, number] => [cl(p, c), Date.parse(c.startTime) / 1000])));
-  metric('node_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the node in core-seconds', [['', s.node.cpu.usageCoreNanoSeconds / 1e9]]);
-  metric('node_memory_working_set_bytes', 'gauge', 'Current working set of the node in bytes', [['', s.node.memory.workingSetBytes]]);
-  metric('pod_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the pod in core-seconds', withUsage.map(({ p }): [string, number] => [pl(p), p.cpu.usageCoreNanoSeconds / 1e9]));
-  metric('pod_memory_working_set_bytes', 'gauge', 'Current working set of the pod in bytes', withUsage.map(({ p }): [string, number] => [pl(p), p.memory.workingSetBytes]));
-  out.push('# HELP scrape_error [STABLE] 1 if there was an error while getting container metrics, 0 otherwise', '# TYPE scrape_error gauge', 'scrape_error 0');
+  type Pod = Summary['pods'][number];
+  type Measured = { name: string; startTime: string; cpu: CpuStats; memory: MemoryStats };
+  const withUsage = s.pods
+    .map((p) => ({ p, cs: p.containers.filter((c): c is Measured => (c.cpu?.usageCoreNanoSeconds ?? 0) > 0 && (c.memory?.workingSetBytes ?? 0) > 0) }))
+    .filter((x) => x.cs.length > 0);
+  const cl = (p: Pod, c: { name: string }) => `{container="${label(c.name)}",namespace="${label(p.podRef.namespace)}",pod="${label(p.podRef.name)}"}`;
+  const pl = (p: Pod) => `{namespace="${label(p.podRef.namespace)}",pod="${label(p.podRef.name)}"}`;
+  const rows = (f: (p: Pod, c: Measured) => [number, string]) => withUsage.flatMap(({ p, cs }) => cs.map((c): [string, number, string] => [cl(p, c), ...f(p, c)]));
+  metric('container_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the container in core-seconds', rows((_, c) => [c.cpu.usageCoreNanoSeconds / 1e9, c.cpu.time]));
+  metric('container_memory_working_set_bytes', 'gauge', 'Current working set of the container in bytes', rows((_, c) => [c.memory.workingSetBytes, c.memory.time]));
+  metric('container_start_time_seconds', 'gauge', 'Start time of the container since unix epoch in seconds', rows((_, c) => [ms(c.startTime) / 1000, c.cpu.time]));
+  metric('node_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the node in core-seconds', [['', s.node.cpu.usageCoreNanoSeconds / 1e9, s.node.cpu.time]]);
+  metric('node_memory_working_set_bytes', 'gauge', 'Current working set of the node in bytes', [['', s.node.memory.workingSetBytes, s.node.memory.time]]);
+  const podSum = (cs: Measured[], f: (c: Measured) => number) => cs.reduce((a, c) => a + f(c), 0);
+  const podTime = (cs: Measured[]) => cs.map((c) => c.cpu.time).sort().at(-1)!;
+  metric('pod_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the pod in core-seconds', withUsage.map(({ p, cs }): [string, number, string] => [pl(p), podSum(cs, (c) => c.cpu.usageCoreNanoSeconds) / 1e9, podTime(cs)]));
+  metric('pod_memory_working_set_bytes', 'gauge', 'Current working set of the pod in bytes', withUsage.map(({ p, cs }): [string, number, string] => [pl(p), podSum(cs, (c) => c.memory.workingSetBytes), podTime(cs)]));
+  out.push('# HELP scrape_error [STABLE] 1 if there was an error while getting container metrics, 0 otherwise', '# TYPE scrape_error gauge', `scrape_error ${opts.scrapeError ? 1 : 0}`);
   return out.join('\n') + '\n';
 }

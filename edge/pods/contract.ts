@@ -147,6 +147,17 @@ export function podRuntimeContract(name: string, target: () => Promise<ContractT
       await expect.poll(() => logs('basic'), { timeout: 5000 }).toContain('started');
     });
 
+    it('reports container CPU and memory usage for the kubelet stats API (kubectl top)', async () => {
+      // a busy loop for a second (measurable CPU time), then idle
+      apply(pod('busy', { containers: [c('main', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 3600')] }));
+      await expect.poll(() => status('busy')?.phase, { timeout: 15_000 }).toBe('Running');
+      const usage = async () => (await manager.stats()).find((p) => p.namespace === ns && p.name === 'busy')?.containers.find((x) => x.name === 'main')?.usage;
+      await expect.poll(async () => (await usage())?.cpuNanos ?? 0, { timeout: 15_000 }).toBeGreaterThan(0);
+      const u = (await usage())!;
+      expect(u.workingSetBytes).toBeGreaterThan(0);
+      expect(Math.abs(u.timestamp - Date.now())).toBeLessThan(60_000);
+    });
+
     it('restartPolicy Always: restarts a crashing container with crash-loop backoff', async () => {
       apply(pod('crash', { containers: [c('main', 'echo run; exit 3')] }));
       const t0 = Date.now();

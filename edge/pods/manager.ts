@@ -30,7 +30,7 @@ import { readLogs, type ReadLogsOptions } from './logs.ts';
 import { planPod, type ProbeResult } from './plan.ts';
 import { ContainerProbes } from './probes.ts';
 import { containerHash, newRecord, recordKey, type ContainerRecord, type PodRecord } from './record.ts';
-import type { ContainerHandle, ContainerSpec, ExecSession, ObservedState, PodRuntime, StreamOptions } from './runtime.ts';
+import type { ContainerHandle, ContainerSpec, ContainerUsage, ExecSession, ObservedState, PodRuntime, StreamOptions } from './runtime.ts';
 import { podStatus, statusDiffers } from './status.ts';
 import { apiTime, podStoreKey, type ConfigMap, type Container, type Pod, type PodCondition, type PodStatus, type Secret } from './types.ts';
 import { containerMounts, prepareVolumes } from './volumes.ts';
@@ -71,6 +71,16 @@ interface Worker {
 const nodeLabel = 'outpost.io/node';
 
 const isPod = (o: KubeObject): boolean => o.apiVersion === 'v1' && o.kind === 'Pod';
+
+/** One pod's running containers and their usage (PodManager.stats). */
+export interface PodUsage {
+  uid: string;
+  namespace: string;
+  name: string;
+  /** ms since the epoch. */
+  startTime: number;
+  containers: { name: string; handleId: string; startedAt: number; usage?: ContainerUsage }[];
+}
 
 export class PodManager {
   readonly #o: PodManagerOptions;
@@ -170,6 +180,31 @@ export class PodManager {
     return uid ? this.#records.get(uid) : undefined;
   }
 
+  /**
+   * For the kubelet stats API (`kubectl top`): every pod with running containers, each
+   * container with its start time and its usage as the runtime measures it (absent when the
+   * runtime has none for it, or has no stats at all). One runtime call for all containers;
+   * throws what the runtime's containerStats throws (PodError POD_RUNTIME_UNAVAILABLE).
+   */
+  async stats(): Promise<PodUsage[]> {
+    const pods: PodUsage[] = [];
+    const handles: ContainerHandle[] = [];
+    for (const rec of this.#records.values()) {
+      const containers = Object.values(rec.containers).filter((c) => c.state === 'running' && c.handle);
+      if (containers.length === 0) continue;
+      handles.push(...containers.map((c) => c.handle!));
+      pods.push({
+        uid: rec.uid, namespace: rec.namespace, name: rec.name, startTime: rec.startTime ?? Math.min(...containers.map((c) => c.startedAt ?? this.#now())),
+        containers: containers.map((c) => ({ name: c.name, startedAt: c.startedAt ?? this.#now(), handleId: c.handle!.id })),
+      });
+    }
+    const usage = this.#runtime.containerStats && handles.length > 0 ? await this.#runtime.containerStats(handles) : new Map<string, ContainerUsage>();
+    return pods.map((p) => ({
+      ...p,
+      containers: p.containers.map((c) => ({ ...c, ...(usage.has(c.handleId) ? { usage: usage.get(c.handleId)! } : {}) })),
+    }));
+  }
+
   // ---- for kubectl logs / exec / attach / port-forward (the tunnel) ----
 
   #container(namespace: string, name: string, container?: string): { rec: PodRecord; pod: Pod; c: ContainerRecord } {
@@ -211,6 +246,17 @@ export class PodManager {
     const { c } = this.#container(namespace, name, container);
     if (c.state !== 'running' || !c.handle) throw new PodError('POD_CONTAINER_NOT_FOUND', `container ${c.name} is not running`);
     return await this.#runtime.attach(c.handle, opts);
+  }
+
+  /**
+   * The runtime's streaming URL for this exec/attach, or undefined when the runtime serves the
+   * session itself (see PodRuntime.streamUrl).
+   */
+  async streamUrl(kind: 'exec' | 'attach', namespace: string, name: string, container: string | undefined, cmd: string[], opts: StreamOptions): Promise<string | undefined> {
+    if (!this.#runtime.streamUrl) return undefined;
+    const { c } = this.#container(namespace, name, container);
+    if (c.state !== 'running' || !c.handle) throw new PodError('POD_CONTAINER_NOT_FOUND', `container ${c.name} is not running`);
+    return await this.#runtime.streamUrl(kind, c.handle, cmd, opts);
   }
 
   /** `kubectl port-forward`. */

@@ -28,13 +28,13 @@
  * which is what every Outpost pod uses.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, createWriteStream, type WriteStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, createWriteStream, type WriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { delimiter, dirname, join } from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
 import { PodError } from './errors.ts';
 import { LogConverter, readLogs } from './logs.ts';
-import type { ContainerHandle, ContainerSpec, ExecResult, ExecSession, ObservedState, PodRuntime, SandboxHandle, SandboxSpec, StreamOptions } from './runtime.ts';
+import type { ContainerHandle, ContainerSpec, ContainerUsage, ExecResult, ExecSession, ObservedState, PodRuntime, SandboxHandle, SandboxSpec, StreamOptions } from './runtime.ts';
 import type { Logger } from '../../lib/log.ts';
 
 export interface ProcessRuntimeOptions {
@@ -98,6 +98,43 @@ function procStat(pid: number): { state: string; startTicks: string } | undefine
   } catch {
     return undefined;
   }
+}
+
+const CLK_TCK = 100;
+const PAGE = 4096;
+
+/**
+ * CPU time (ns) and resident memory (bytes) per process group, from one pass over
+ * /proc/<pid>/stat: utime + stime + cutime + cstime (fields 14-17, clock ticks; the
+ * children's share counts once they are waited for) and rss (field 24, pages).
+ * Only the groups in `pgids` are summed.
+ */
+export function groupUsage(pgids: ReadonlySet<number>, proc = '/proc'): Map<number, { cpuNanos: number; rssBytes: number }> {
+  const out = new Map<number, { cpuNanos: number; rssBytes: number }>();
+  if (pgids.size === 0) return out;
+  let pids: string[];
+  try {
+    pids = readdirSync(proc).filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    let s: string;
+    try {
+      s = readFileSync(`${proc}/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    const pgrp = Number(f[2]);
+    if (!pgids.has(pgrp)) continue;
+    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    const u = out.get(pgrp) ?? { cpuNanos: 0, rssBytes: 0 };
+    u.cpuNanos += ticks * (1e9 / CLK_TCK);
+    u.rssBytes += Number(f[21]) * PAGE;
+    out.set(pgrp, u);
+  }
+  return out;
 }
 
 function which(cmd: string, path: string): string | undefined {
@@ -514,6 +551,24 @@ export class ProcessRuntime implements PodRuntime {
       s.once('connect', () => resolve(s));
       s.once('error', reject);
     });
+  }
+
+  /**
+   * Usage of each container's process group (its wrapper, the process and whatever they
+   * started) from /proc; no cgroups, so the working set is the summed RSS (shared pages
+   * count once per process).
+   */
+  async containerStats(handles: ContainerHandle[]): Promise<Map<string, ContainerUsage>> {
+    const running = handles.map((h) => this.#procs.get(h.id)).filter((p): p is Proc => p?.state.state === 'running');
+    const usage = groupUsage(new Set(running.map((p) => p.pid)));
+    const now = Date.now();
+    const out = new Map<string, ContainerUsage>();
+    for (const p of running) {
+      const u = usage.get(p.pid);
+      if (!u || u.rssBytes === 0) continue;
+      out.set(p.id, { timestamp: now, cpuNanos: u.cpuNanos, workingSetBytes: u.rssBytes, usageBytes: u.rssBytes, rssBytes: u.rssBytes });
+    }
+    return out;
   }
 
   async close(): Promise<void> {

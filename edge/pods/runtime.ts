@@ -118,6 +118,23 @@ export interface StreamOptions {
   tty: boolean;
 }
 
+/**
+ * Resource usage of one running container instance, as the kubelet's stats
+ * API (`/stats/summary`, `/metrics/resource`) reports it.
+ */
+export interface ContainerUsage {
+  /** When it was measured, ms since the epoch. */
+  timestamp: number;
+  /** Cumulative CPU time of the container, ns summed over all cores. */
+  cpuNanos: number;
+  /** Current CPU use, nano-cores, when the runtime computes a rate (CRI); absent otherwise. */
+  nanoCores?: number;
+  /** Working set (what metrics-server and `kubectl top` show), bytes. */
+  workingSetBytes: number;
+  usageBytes: number;
+  rssBytes: number;
+}
+
 /** A running exec or attach. With tty, stdout carries both streams and stderr is absent. */
 export interface ExecSession {
   stdin?: Writable;
@@ -174,10 +191,24 @@ export interface PodRuntime {
   /** A TCP connection to the pod's `port` (kubectl port-forward). */
   portForward(sandbox: SandboxHandle, port: number): Promise<Duplex>;
   /**
+   * Where a runtime with its own streaming server (CRI) serves this exec or attach. The kubelet
+   * then relays the client's upgraded connection there unchanged, as the kubelet does, so stdin
+   * half-close, TTY and resize behave exactly as the runtime implements them. Runtimes without
+   * one omit it and serve `exec`/`attach` sessions instead.
+   */
+  streamUrl?(kind: 'exec' | 'attach', handle: ContainerHandle, cmd: string[], opts: StreamOptions): Promise<string>;
+  /**
    * Sandboxes this runtime holds for Outpost, whether or not a record names them (garbage
    * collection of what a lost record left behind). Runtimes without durable sandboxes omit it.
    */
   listSandboxes?(): Promise<{ id: string; uid: string; labels: Record<string, string> }[]>;
+  /**
+   * Usage of the given running containers, keyed by handle id (kubelet stats API). Containers
+   * the runtime cannot measure (gone, not started yet) are missing from the map; one container
+   * never fails the call, a runtime that does not answer throws POD_RUNTIME_UNAVAILABLE.
+   * Read-only, safe to call concurrently. Runtimes without stats omit it.
+   */
+  containerStats?(handles: ContainerHandle[]): Promise<Map<string, ContainerUsage>>;
   /** Stops timers and connections; leaves containers running (they are adopted by the next agent). */
   close(): Promise<void>;
 }

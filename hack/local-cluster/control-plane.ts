@@ -143,7 +143,11 @@ function args(state: ClusterState, pki: Pki, c: Component, extra: string[] = [])
         `--service-account-issuer=https://127.0.0.1:${p.apiserver}`,
         `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
         '--service-cluster-ip-range=10.0.0.0/24', '--authorization-mode=Node,RBAC', '--allow-privileged=true',
-        '--endpoint-reconciler-type=none', '--enable-priority-and-fairness=false', ...extra,
+        '--endpoint-reconciler-type=none', '--enable-priority-and-fairness=false',
+        // aggregation layer (APIService, e.g. metrics-server for kubectl top): kubeadm's front-proxy flags
+        `--requestheader-client-ca-file=${pki.frontProxyCaCert}`, '--requestheader-allowed-names=front-proxy-client',
+        '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group', '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        `--proxy-client-cert-file=${pki.frontProxyClientCert}`, `--proxy-client-key-file=${pki.frontProxyClientKey}`, ...extra,
       ];
     case 'kube-controller-manager':
       return [

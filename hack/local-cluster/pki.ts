@@ -2,7 +2,12 @@
  * PKI for the local test control plane, made with the system's `openssl`
  * (argv only, never a shell): one CA, the API server's serving certificate,
  * an admin client certificate in group system:masters, the API server's
- * client certificate for talking to kubelets, and the service-account key pair.
+ * client certificate for talking to kubelets, the service-account key pair, and
+ * the aggregation layer's front-proxy CA with the API server's proxy client
+ * certificate (--requestheader-client-ca-file / --proxy-client-cert-file: what
+ * an aggregated API server such as metrics-server trusts for the requests the
+ * API server proxies to it; a CA of its own, as kubeadm does, so no ordinary
+ * client certificate can assert X-Remote-User).
  * Idempotent: files that exist are kept.
  */
 import { execFileSync } from 'node:child_process';
@@ -22,6 +27,9 @@ export interface Pki {
   kubeletClientKey: string;
   saKey: string;
   saPub: string;
+  frontProxyCaCert: string;
+  frontProxyClientCert: string;
+  frontProxyClientKey: string;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -36,21 +44,25 @@ function openssl(args: string[], cwd: string): void {
   }
 }
 
-/** Signs a leaf certificate with the CA unless `name`.crt already exists. */
-function leaf(dir: string, name: string, subject: string, ext: string): void {
+/** Creates a self-signed CA `name`.crt/.key unless it exists. */
+function ca(dir: string, name: string, cn: string): void {
+  if (existsSync(join(dir, `${name}.crt`))) return;
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.crt`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+}
+
+/** Signs a leaf certificate with the CA `caName` unless `name`.crt already exists. */
+function leaf(dir: string, name: string, subject: string, ext: string, caName = 'ca'): void {
   if (existsSync(join(dir, `${name}.crt`))) return;
   writeFileSync(join(dir, `${name}.ext`), ext);
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`], dir);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '365', '-out', `${name}.crt`, '-extfile', `${name}.ext`], dir);
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.crt`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-days', '365', '-out', `${name}.crt`, '-extfile', `${name}.ext`], dir);
 }
 
 /** Creates (or reuses) the PKI under `dir`. */
 export function ensurePki(dir: string): Pki {
   mkdirSync(dir, { recursive: true });
-  if (!existsSync(join(dir, 'ca.crt'))) {
-    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', '/CN=outpost-local-ca', '-keyout', 'ca.key', '-out', 'ca.crt',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  }
+  ca(dir, 'ca', 'outpost-local-ca');
   leaf(dir, 'apiserver', '/CN=kube-apiserver',
     'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n' +
     'extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
@@ -60,6 +72,8 @@ export function ensurePki(dir: string): Pki {
     openssl(['genrsa', '-out', 'sa.key', '2048'], dir);
     openssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
   }
+  ca(dir, 'front-proxy-ca', 'outpost-front-proxy-ca');
+  leaf(dir, 'front-proxy-client', '/CN=front-proxy-client', 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n', 'front-proxy-ca');
   return {
     dir,
     caCert: join(dir, 'ca.crt'), caKey: join(dir, 'ca.key'),
@@ -67,5 +81,6 @@ export function ensurePki(dir: string): Pki {
     adminCert: join(dir, 'admin.crt'), adminKey: join(dir, 'admin.key'),
     kubeletClientCert: join(dir, 'apiserver-kubelet-client.crt'), kubeletClientKey: join(dir, 'apiserver-kubelet-client.key'),
     saKey: join(dir, 'sa.key'), saPub: join(dir, 'sa.pub'),
+    frontProxyCaCert: join(dir, 'front-proxy-ca.crt'), frontProxyClientCert: join(dir, 'front-proxy-client.crt'), frontProxyClientKey: join(dir, 'front-proxy-client.key'),
   };
 }

@@ -22,10 +22,11 @@ import { relative } from 'node:path';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PodError } from '../errors.ts';
-import type { ContainerHandle, ContainerSpec, ExecResult, ExecSession, ObservedState, PodRuntime, SandboxHandle, SandboxSpec, StreamOptions } from '../runtime.ts';
+import type { ContainerHandle, ContainerSpec, ContainerUsage, ExecResult, ExecSession, ObservedState, PodRuntime, SandboxHandle, SandboxSpec, StreamOptions } from '../runtime.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { CriClient, isNotFound } from './client.ts';
 import { openStream } from './streams.ts';
+import { usageFromCriStats, type CriContainerStats } from './stats.ts';
 
 export interface CriRuntimeOptions {
   /** `unix:///run/containerd/containerd.sock` or a socket path. */
@@ -313,19 +314,22 @@ export class CriRuntime implements PodRuntime {
   }
 
   async exec(handle: ContainerHandle, cmd: string[], opts: StreamOptions): Promise<ExecSession> {
-    const r = await this.#client.runtime<{ url: string }>('Exec', { container_id: handle.id, cmd, tty: opts.tty, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr && !opts.tty })
-      .catch((err: unknown) => {
-        throw isNotFound(err) ? new PodError('POD_CONTAINER_NOT_FOUND', `container ${handle.id} not found`) : this.#wrap(err, 'POD_RUNTIME_UNAVAILABLE', 'Exec');
-      });
-    return await openStream(r.url, opts);
+    return await openStream(await this.streamUrl('exec', handle, cmd, opts), opts);
   }
 
   async attach(handle: ContainerHandle, opts: StreamOptions): Promise<ExecSession> {
-    const r = await this.#client.runtime<{ url: string }>('Attach', { container_id: handle.id, tty: opts.tty, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr && !opts.tty })
+    return await openStream(await this.streamUrl('attach', handle, [], opts), opts);
+  }
+
+  /** The URL of containerd's streaming server for one exec or attach (CRI Exec/Attach). */
+  async streamUrl(kind: 'exec' | 'attach', handle: ContainerHandle, cmd: string[], opts: StreamOptions): Promise<string> {
+    const req = { container_id: handle.id, tty: opts.tty, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr && !opts.tty };
+    const method = kind === 'exec' ? 'Exec' : 'Attach';
+    const r = await this.#client.runtime<{ url: string }>(method, kind === 'exec' ? { ...req, cmd } : req)
       .catch((err: unknown) => {
-        throw isNotFound(err) ? new PodError('POD_CONTAINER_NOT_FOUND', `container ${handle.id} not found`) : this.#wrap(err, 'POD_RUNTIME_UNAVAILABLE', 'Attach');
+        throw isNotFound(err) ? new PodError('POD_CONTAINER_NOT_FOUND', `container ${handle.id} not found`) : this.#wrap(err, 'POD_RUNTIME_UNAVAILABLE', method);
       });
-    return await openStream(r.url, opts);
+    return r.url;
   }
 
   async portForward(_sandbox: SandboxHandle, port: number): Promise<Duplex> {
@@ -341,6 +345,27 @@ export class CriRuntime implements PodRuntime {
   async listSandboxes(): Promise<{ id: string; uid: string; labels: Record<string, string> }[]> {
     const r = await this.#client.runtime<{ items: { id: string; state: string; metadata: { uid: string }; labels: Record<string, string> }[] }>('ListPodSandbox', { filter: { label_selector: { [managedLabel]: 'true' } } });
     return r.items.map((s) => ({ id: s.id, uid: s.metadata.uid, labels: s.labels ?? {} }));
+  }
+
+  /**
+   * Usage from containerd's cgroup metrics: one ListContainerStats for the containers this
+   * runtime manages, then filtered to `handles` (cri/stats.ts maps the fields).
+   */
+  async containerStats(handles: ContainerHandle[]): Promise<Map<string, ContainerUsage>> {
+    if (handles.length === 0) return new Map();
+    let r: { stats: CriContainerStats[] };
+    try {
+      r = await this.#client.runtime<{ stats: CriContainerStats[] }>('ListContainerStats', { filter: { label_selector: { [managedLabel]: 'true' } } });
+    } catch (err) {
+      throw this.#wrap(err, 'POD_RUNTIME_UNAVAILABLE', 'ListContainerStats');
+    }
+    const all = usageFromCriStats(r.stats ?? [], Date.now());
+    const out = new Map<string, ContainerUsage>();
+    for (const h of handles) {
+      const u = all.get(h.id);
+      if (u) out.set(h.id, u);
+    }
+    return out;
   }
 
   async close(): Promise<void> {
