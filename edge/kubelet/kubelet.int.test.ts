@@ -172,7 +172,7 @@ for (const runtime of ['process', 'cri'] as const) {
         expect(r.stdout).toBe('HELLO EDGE\ndone\n');
       });
 
-      it.skipIf(runtime === 'process')('kubectl exec -it gets a terminal (merged output, exit code)', async () => {
+      it('kubectl exec -it gets a terminal (merged output, exit code)', async () => {
         // kubectl needs a terminal on its own stdin for -t: util-linux `script` gives it a pty
         const cmd = `${kubectlBin()} --kubeconfig ${kubeconfigPath()} exec -it -n ${ns} app -c ticker -- sh -c 'tty; echo err >&2; exit 4'`;
         const r = await new Promise<{ code: number | null; out: string }>((resolve) => {

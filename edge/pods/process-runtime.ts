@@ -24,8 +24,9 @@
  *   (the process gets it directly, as a member of the group).
  *
  * Not isolated: no pid/network/UTS namespaces, no cgroup limits (memory and
- * CPU limits are not enforced), no TTY for exec/attach. Host network only,
- * which is what every Outpost pod uses.
+ * CPU limits are not enforced), no TTY for attach or for a container's own
+ * process (`exec -t` gets one from script(1), edge/pods/tty.ts). Host network
+ * only, which is what every Outpost pod uses.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, createWriteStream, type WriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
 import { PodError } from './errors.ts';
 import { LogConverter, readLogs } from './logs.ts';
+import { ptyOf, resizePty, ttyInvocation } from './tty.ts';
 import type { ContainerHandle, ContainerSpec, ContainerUsage, ExecResult, ExecSession, ObservedState, PodRuntime, SandboxHandle, SandboxSpec, StreamOptions } from './runtime.ts';
 import type { Logger } from '../../lib/log.ts';
 
@@ -482,13 +484,15 @@ export class ProcessRuntime implements PodRuntime {
   }
 
   async exec(handle: ContainerHandle, cmd: string[], opts: StreamOptions): Promise<ExecSession> {
-    if (opts.tty) throw new PodError('POD_UNSUPPORTED', 'exec with a tty is not supported by the process runtime (no pty without a native module); run without -t, or use --runtime cri');
     const p = this.#proc(handle);
     const [file, args] = this.#execArgv(p, cmd);
-    const child = spawn(file, args, {
-      env: p.env, cwd: p.ns ? '/' : existsSync(p.cwd) ? p.cwd : '/', detached: true,
-      stdio: [opts.stdin ? 'pipe' : 'ignore', opts.stdout ? 'pipe' : 'ignore', opts.stderr ? 'pipe' : 'ignore'],
+    // -t: the command runs on a pty opened by script(1) (edge/pods/tty.ts); its output is one stream
+    const tty = opts.tty ? ttyInvocation([file, ...args], p.env) : undefined;
+    const child = spawn(tty?.file ?? file, tty?.args ?? args, {
+      env: tty?.env ?? p.env, cwd: p.ns ? '/' : existsSync(p.cwd) ? p.cwd : '/', detached: true,
+      stdio: [opts.stdin || tty ? 'pipe' : 'ignore', opts.stdout ? 'pipe' : 'ignore', opts.stderr && !tty ? 'pipe' : 'ignore'],
     });
+    if (tty) child.once('error', (err) => this.#log.warn('exec -t needs script(1) from util-linux on the node', { err }));
     const exit = new Promise<{ exitCode: number }>((resolve) => {
       child.once('error', () => resolve({ exitCode: 126 }));
       child.once('close', (code, signal) => resolve({ exitCode: code ?? 128 + (signals[signal ?? 'SIGKILL'] ?? 9) }));
@@ -497,12 +501,21 @@ export class ProcessRuntime implements PodRuntime {
       ...(child.stdin ? { stdin: child.stdin } : {}),
       ...(child.stdout ? { stdout: child.stdout } : {}),
       ...(child.stderr ? { stderr: child.stderr } : {}),
-      resize: () => undefined,
+      resize: tty ? (cols, rows) => void this.#resizeTty(child, cols, rows) : () => undefined,
       exit,
       close: () => {
         if (child.pid) killGroup(child.pid, 'SIGKILL');
       },
     };
+  }
+
+  /** Applies a terminal size to the pty of an `exec -t` (retrying while the command starts). */
+  async #resizeTty(child: ChildProcess, cols: number, rows: number): Promise<void> {
+    for (let i = 0; i < 40 && child.exitCode === null && child.pid; i++) {
+      const pty = ptyOf(child.pid);
+      if (pty && (await resizePty(pty, cols, rows))) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   async attach(handle: ContainerHandle, opts: StreamOptions): Promise<ExecSession> {
