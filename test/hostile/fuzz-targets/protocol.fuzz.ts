@@ -1,11 +1,9 @@
 /**
  * A coverage-guided fuzz target for the frame decoder and FrameReader, in
  * the shape libFuzzer front ends expect (`fuzz(data)` throws only on a bug).
- * Not run by `npm test`: the coverage-guided fuzzer it is meant for,
- * @jazzer.js/core, is not a dependency yet (docs/reliability.md "Fuzzing").
- * fuzz-target.test.ts replays a small corpus through it so it keeps working:
- *
- *   npx jazzer test/hostile/fuzz-targets/protocol.fuzz.ts -- -max_total_time=600
+ * Run under Jazzer.js by `npm run fuzz -- --target frame --seconds N`
+ * (test/hostile/fuzz/run.ts; docs/reliability.md "Fuzzing: coverage-guided");
+ * fuzz-target.test.ts replays a small corpus through it so it keeps working.
  */
 import { decode, FrameReader, ProtocolError } from '../../../edge/protocol/index.ts';
 
