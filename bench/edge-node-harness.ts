@@ -27,6 +27,8 @@ export interface EdgeBench {
   dataDir: string;
   /** Resident set size of the agent process, MB (VmRSS). */
   agentRssMB(): number;
+  /** What the agent process runs, from /proc/<pid>/cmdline (after bin/outpost.js replaced itself): node, its flags, the entry; repository paths relative. */
+  agentCommand(): { node: string; nodeFlags: string[]; entry: string };
   close(): Promise<void>;
 }
 
@@ -34,9 +36,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const root = join(import.meta.dirname, '..');
 
 /**
- * How the agent is started: `cli` = `outpost edge` (bin/outpost.js → cli/main.ts, every command's
- * modules loaded), `lean` = cli/edge-main.ts (only the edge agent's modules, TypeScript stripped at
- * load), `js` = the pre-stripped build of cli/edge-main.ts (hack/build-edge.ts, built here).
+ * How the agent is started: `cli` = `outpost edge` as shipped (bin/outpost.js: the pre-stripped
+ * build in dist/edge-agent, rebuilt when stale, with the launcher's V8 flags), `lean` =
+ * cli/edge-main.ts (only the edge agent's modules, TypeScript stripped at load, no flags), `js` =
+ * the pre-stripped build of cli/edge-main.ts (hack/build-edge.ts, built here) without flags.
  */
 export type AgentEntry = 'cli' | 'lean' | 'js';
 
@@ -88,6 +91,12 @@ export async function startEdgeBench(opts: { runtime: 'process' | 'cri'; entry?:
       const { readFileSync } = process.getBuiltinModule('node:fs');
       const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
       return Math.round((kb / 1024) * 10) / 10;
+    },
+    agentCommand() {
+      const { readFileSync } = process.getBuiltinModule('node:fs');
+      const argv = readFileSync(`/proc/${agent.pid}/cmdline`, 'utf8').split('\0').map((a) => a.replace(`${root}/`, ''));
+      const entry = argv.findIndex((a, i) => i > 0 && !a.startsWith('-'));
+      return { node: argv[0]!, nodeFlags: argv.slice(1, entry), entry: argv[entry]! };
     },
     async close() {
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);

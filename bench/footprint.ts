@@ -5,8 +5,11 @@
 // the pods themselves is not included (they are separate processes).
 // Prints one JSON object.
 //   node bench/footprint.ts [--runtime process|cri] [--entry cli|lean|js] [--node-args "--flag …"] [--settle-ms 10000] [--json]
-// --entry: how the agent starts (bench/edge-node-harness.ts AgentEntry): `cli` is `outpost edge`
-// as installed; `lean` and `js` load only the edge agent's modules.
+// --entry: how the agent starts (bench/edge-node-harness.ts AgentEntry): `cli` (default) is
+// `outpost edge` as shipped (bin/outpost.js: the pre-stripped build with the launcher's V8 flags);
+// `lean` (TypeScript sources) and `js` (the build) run without flags, plus --node-args.
+// The JSON's `agent` is what the agent process really ran (its /proc cmdline: node flags, entry).
+import { loadavg } from 'node:os';
 import { deployment, startEdgeBench, type AgentEntry } from './edge-node-harness.ts';
 
 const argv = process.argv.slice(2);
@@ -47,7 +50,8 @@ try {
   const rss10PodsMB = await sample();
   await scaleTo(50);
   const rss50PodsMB = await sample();
-  result = { runtime, entry, ...(nodeArgs.length ? { nodeArgs: nodeArgs.join(' ') } : {}), rssIdleMB, rss10PodsMB, rss50PodsMB, settleMs, node: process.version };
+  const malloc = process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {};
+  result = { runtime, entry, agent: { ...b.agentCommand(), ...malloc }, rssIdleMB, rss10PodsMB, rss50PodsMB, settleMs, node: process.version, loadAverage: loadavg().map((l) => Math.round(l * 10) / 10) };
 } finally {
   await b.close();
 }

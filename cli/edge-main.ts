@@ -3,9 +3,10 @@
  * [edge] <flags>` behaves like `outpost edge <flags>` but loads only the edge
  * agent's modules, not the other commands (which pull in
  * @kubernetes/client-node, the controllers and the webhooks: ≈ 50 MB of RSS
- * an edge device does not need). Devices run this, or the pre-stripped
- * JavaScript build of it (hack/build-edge.ts), which also avoids loading
- * Node's TypeScript stripper (≈ 20 MB). See docs/benchmarks.md "Edge agent memory".
+ * an edge device does not need). `outpost edge` (bin/outpost.js) runs the
+ * pre-stripped JavaScript build of it (hack/build-edge.ts), which also avoids
+ * loading Node's TypeScript stripper (≈ 20 MB), with memory-saving V8 flags.
+ * See docs/benchmarks.md "Agent memory".
  */
 import { helpText, parse } from './command.ts';
 import { edge } from './commands/edge.ts';
