@@ -9,14 +9,16 @@ import { issueCertificate } from '../lib/pki.ts';
 import { decode, encode, inventoryDigest, type Msg } from '../edge/protocol/index.ts';
 import type { Link } from '../edge/transport/index.ts';
 
-interface Start { type: 'start'; port: number; protocol: 'websocket' | 'quic'; edges: number; ca: { certPem: string; keyPem: string }; concurrency: number }
-type Cmd = Start | { type: 'watch'; key: string; rv: string } | { type: 'reconnect'; edge: number } | { type: 'disconnect'; edge: number } | { type: 'exit' };
+interface Start { type: 'start'; port: number; /** default 127.0.0.1 (bench/hub-impaired.ts dials the hub across a tunnel) */ host?: string; protocol: 'websocket' | 'quic'; edges: number; ca: { certPem: string; keyPem: string }; concurrency: number }
+type Cmd = Start | { type: 'watch'; key: string; rv: string } | { type: 'reconnect'; edge: number } | { type: 'disconnect'; edge: number } | { type: 'exit' }
+  | { type: 'disconnect-all' } | { type: 'reconnect-all' } | { type: 'arrivals' };
 
 const send = (m: object) => process.send!(m);
 let cfg: Start;
 const links: (Link | undefined)[] = [];
 const certs: { cert: string; key: string }[] = [];
-const inventory0 = new Map<string, string>();
+/** What each edge holds (key → rv), for the digest of a resuming hello. */
+const inventories: Map<string, string>[] = [];
 let watch: { key: string; rv: string; arrivals: number[] } | undefined;
 let mod: { dial: (o: never) => Promise<Link> };
 
@@ -25,26 +27,27 @@ async function connect(i: number, hello: { digest: string; inventory?: Record<st
   let link: Link | undefined;
   for (let attempt = 0; !link; attempt++) {
     try {
-      link = await mod.dial({ host: '127.0.0.1', port: cfg.port, tls: { ca: cfg.ca.certPem, ...certs[i]! }, connectTimeoutMs: 60_000 } as never);
+      link = await mod.dial({ host: cfg.host ?? '127.0.0.1', port: cfg.port, tls: { ca: cfg.ca.certPem, ...certs[i]! }, connectTimeoutMs: 60_000 } as never);
     } catch (err) {
       if (attempt >= 4) throw err;
       await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
     }
   }
   links[i] = link;
+  const inventory = (inventories[i] ??= new Map());
   await new Promise<void>((resolve, reject) => {
     link.onClose(() => reject(new Error(`edge ${i} closed before sync-done`)));
     link.onFrame((f) => {
       const m = decode(f, { direction: 'down' }) as Msg;
       if (m.type === 'upsert') {
-        if (i === 0) inventory0.set(m.key, m.rv);
+        inventory.set(m.key, m.rv);
         if (watch && m.key === watch.key && m.rv === watch.rv) {
           watch.arrivals.push(Date.now());
           if (watch.arrivals.length === cfg.edges) send({ type: 'fanout', arrivals: watch.arrivals });
         }
         void link.send(encode({ type: 'ack', seq: m.seq }));
       } else if (m.type === 'delete') {
-        if (i === 0) inventory0.delete(m.key);
+        inventory.delete(m.key);
         void link.send(encode({ type: 'ack', seq: m.seq }));
       } else if (m.type === 'sync-done') {
         resolve();
@@ -86,6 +89,7 @@ async function start(s: Start): Promise<void> {
   send({ type: 'connected', seconds: (performance.now() - t0) / 1000 });
 }
 
+process.on('disconnect', () => process.exit(0)); // never outlive the bench
 process.on('message', (c: Cmd) => {
   void (async () => {
     switch (c.type) {
@@ -98,8 +102,29 @@ process.on('message', (c: Cmd) => {
         await links[c.edge]?.close(1000, 'bench');
         return send({ type: 'disconnected' });
       case 'reconnect':
-        await connect(c.edge, { digest: inventoryDigest(inventory0) });
+        await connect(c.edge, { digest: inventoryDigest(inventories[c.edge] ?? new Map()) });
         return send({ type: 'reconnected' });
+      case 'disconnect-all':
+        await Promise.all(links.map((l) => l?.close(1000, 'bench')));
+        return send({ type: 'disconnected' });
+      case 'reconnect-all': {
+        // every edge resumes with its digest; per-edge time from dial to sync-done
+        const t0 = performance.now();
+        const perEdgeMs: number[] = [];
+        let next = 0;
+        const worker = async () => {
+          while (next < cfg.edges) {
+            const i = next++;
+            const t = performance.now();
+            await connect(i, { digest: inventoryDigest(inventories[i] ?? new Map()) });
+            perEdgeMs.push(performance.now() - t);
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(cfg.concurrency, cfg.edges) }, worker));
+        return send({ type: 'reconnected', seconds: (performance.now() - t0) / 1000, perEdgeMs });
+      }
+      case 'arrivals':
+        return send({ type: 'arrivals', arrivals: watch?.arrivals ?? [] });
       case 'exit':
         process.exit(0);
     }
