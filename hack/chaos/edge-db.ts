@@ -8,11 +8,16 @@ import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 
 export const EXPECT_PREFIX = 'chaos.expect.';
+/** Meta keys of the chaos edge's twin driver: the newest value it published / the edge acknowledged, per device. */
+export const TWIN_SENT = 'chaos.twin.sent.';
+export const TWIN_ACKED = 'chaos.twin.acked.';
 
 export interface EdgeDbSnapshot {
   inventory: Map<string, string>;
   outboxRows: number;
   outboxDropped: number;
+  /** Devices whose twin changed but whose device-twin snapshot is not queued yet (throttled). */
+  twinsDirty: number;
 }
 
 function withDb<T>(path: string, readOnly: boolean, fn: (db: DatabaseSync) => T): T {
@@ -32,7 +37,9 @@ export function snapshot(path: string): EdgeDbSnapshot | undefined {
       const inventory = new Map<string, string>();
       for (const r of db.prepare('SELECT key, resource_version AS rv FROM objects').all() as { key: string; rv: string }[]) inventory.set(r.key, r.rv);
       const t = db.prepare('SELECT rows, dropped FROM outbox_totals WHERE id = 1').get() as { rows: number; dropped: number } | undefined;
-      return { inventory, outboxRows: t?.rows ?? 0, outboxDropped: t?.dropped ?? 0 };
+      const hasTwins = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'device_state'").get() !== undefined;
+      const dirty = hasTwins ? (db.prepare('SELECT COUNT(*) AS n FROM device_state WHERE twin_dirty = 1').get() as { n: number }).n : 0;
+      return { inventory, outboxRows: t?.rows ?? 0, outboxDropped: t?.dropped ?? 0, twinsDirty: dirty };
     });
   } catch {
     return undefined; // mid-creation (schema not there yet)
@@ -80,4 +87,26 @@ export function expectations(path: string): Expectation[] {
 export function pendingReports(path: string): Expectation[] {
   return withDb(path, true, (db) => (db.prepare('SELECT kind, key, payload FROM outbox ORDER BY id').all() as { kind: string; key: string; payload: string }[])
     .map((r) => ({ kind: r.kind, key: r.key, payload: JSON.parse(r.payload) as unknown })));
+}
+
+export interface DeviceTwinRow {
+  /** `<namespace>/<name>` */
+  device: string;
+  property: string;
+  desired: string | null;
+  reported: string | null;
+}
+
+/** The edge's device twin (empty when the node never had a device). */
+export function deviceTwins(path: string): DeviceTwinRow[] {
+  return withDb(path, true, (db) => {
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'device_twin'").get() === undefined) return [];
+    return db.prepare('SELECT device, property, desired, reported FROM device_twin ORDER BY device, property').all() as unknown as DeviceTwinRow[];
+  });
+}
+
+/** Meta rows under `prefix`, the prefix removed (e.g. the twin driver's sent/acked values by device). */
+export function metaEntries(path: string, prefix: string): Map<string, string> {
+  return withDb(path, true, (db) => new Map((db.prepare('SELECT key, value FROM meta WHERE key >= ? AND key < ?').all(prefix, `${prefix}\uffff`) as { key: string; value: string }[])
+    .map((r) => [r.key.slice(prefix.length), r.value])));
 }

@@ -9,9 +9,19 @@
  *   condition carrying a sequence number), events about its Node, pod-status
  *   for pods in its store (a sequence number in `status.message`) and, like a
  *   kubelet, `deleted: true` once a pod it holds has a deletionTimestamp.
+ *   Devices are on (twin and embedded MQTT broker, loaded when the first
+ *   Device arrives) without the built-in mappers.
  * - `agent`: the whole agent as `outpost edge` runs it (edge/node heartbeats,
  *   edge/pods with the process runtime, edge/devices); the churner only adds
  *   events.
+ *
+ * In both modes a TwinDriver plays the node's mapper: over the node's MQTT
+ * broker, as a KubeEdge mapper does, it publishes `twin/update` with a new
+ * reported (`actual`) value of a random Device's `setpoint` and now and then
+ * `state/update`. Values are a per-node counter that only grows (also across
+ * kill -9), so "newest" is checkable: `chaos.twin.sent.<device>` holds the
+ * last value published, `chaos.twin.acked.<device>` the last one the edge
+ * answered without error (it was committed to the twin before the answer).
  *
  * In both modes every report any part of the agent queues is recorded as the
  * newest expected value of its (kind, key) in a `chaos.expect.*` meta row, in
@@ -32,7 +42,8 @@ import { startEdge, type EdgeAgent } from '../../edge/agent.ts';
 import type { KubeObject } from '../../edge/store/object-store.ts';
 import { Meta } from '../../edge/store/object-store.ts';
 import { Outbox } from '../../edge/store/outbox.ts';
-import { expectKey } from './edge-db.ts';
+import type { MqttClient } from 'mqtt';
+import { expectKey, TWIN_ACKED, TWIN_SENT } from './edge-db.ts';
 
 /** MicroTime as the API server writes it (RFC 3339 with microseconds). */
 function microTime(d: Date): string {
@@ -54,6 +65,108 @@ function recordExpectations(): void {
       return id;
     });
   };
+}
+
+const DEVICE_API = 'devices.kubeedge.io/v1beta1';
+
+/**
+ * The node's mapper, for every Device the edge holds: publishes reported
+ * values and states over the node's MQTT broker (QoS 1, one client, so the
+ * broker delivers them in order) and records what it sent and what the edge
+ * acknowledged. Reconnects on its own while the broker is not up yet.
+ */
+class TwinDriver {
+  readonly #a: EdgeAgent;
+  readonly #scale: number;
+  #client: MqttClient | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #stopped = false;
+
+  constructor(agent: EdgeAgent, scale: number) {
+    this.#a = agent;
+    this.#scale = scale;
+  }
+
+  async start(): Promise<void> {
+    const devices = await this.#a.devices.ready();
+    const url = devices?.bus?.url;
+    if (!url || this.#stopped) return;
+    const { connect } = await import('mqtt');
+    const client = connect(url, { clientId: `chaos-mapper-${this.#a.config.nodeName}`, protocolVersion: 4, reconnectPeriod: 500, clean: true });
+    this.#client = client;
+    client.on('error', () => undefined); // reconnects; the broker answers nothing while it restarts
+    client.on('connect', () => void client.subscribeAsync('$hw/events/device/+/+/twin/update/result', { qos: 1 }).catch(() => undefined));
+    client.on('message', (topic, payload) => this.#onResult(topic, payload));
+  }
+
+  resume(): void {
+    if (this.#timers.length > 0 || this.#stopped) return;
+    const every = (ms: number, fn: () => void) => this.#timers.push(setInterval(() => {
+      try {
+        fn();
+      } catch (err) {
+        process.stderr.write(`chaos-edge: twin driver failed: ${(err as Error).message}\n`);
+      }
+    }, Math.round(ms * this.#scale)));
+    every(700, () => this.#publishValue());
+    every(4000, () => this.#publishState());
+  }
+
+  quiesce(): void {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.quiesce();
+    this.#client?.end(true);
+  }
+
+  #pick(): string | undefined {
+    const devices = this.#a.store.objects.list({ apiVersion: DEVICE_API, kind: 'Device' });
+    const d = devices[Math.floor(Math.random() * devices.length)];
+    return d && `${d.metadata.namespace}/${d.metadata.name}`;
+  }
+
+  #publishValue(): void {
+    const c = this.#client;
+    const id = this.#pick();
+    if (!c?.connected || !id) return;
+    const meta = this.#a.store.objects.meta;
+    const n = this.#a.store.db.transaction(() => {
+      const v = Number(meta.get('chaos.counter.twin') ?? '0') + 1;
+      meta.set('chaos.counter.twin', String(v));
+      meta.set(`${TWIN_SENT}${id}`, String(v));
+      return v;
+    });
+    const body = { event_id: `t${n}`, timestamp: Date.now(), twin: { setpoint: { actual: { value: String(n), metadata: { timestamp: Date.now() } }, metadata: { type: 'int' } } } };
+    c.publish(`$hw/events/device/${id}/twin/update`, JSON.stringify(body), { qos: 1 });
+  }
+
+  #publishState(): void {
+    const c = this.#client;
+    const id = this.#pick();
+    if (!c?.connected || !id) return;
+    const state = ['online', 'online', 'unhealthy', 'offline'][Math.floor(Math.random() * 4)];
+    c.publish(`$hw/events/device/${id}/state/update`, JSON.stringify({ event_id: `s${Date.now()}`, timestamp: Date.now(), state }), { qos: 1 });
+  }
+
+  #onResult(topic: string, payload: Buffer): void {
+    const m = /^\$hw\/events\/device\/([^/]+\/[^/]+)\/twin\/update\/result$/.exec(topic);
+    if (!m) return;
+    let r: { event_id?: string; code?: number };
+    try {
+      r = JSON.parse(payload.toString('utf8')) as typeof r;
+    } catch {
+      return;
+    }
+    if (r.code !== undefined || !r.event_id?.startsWith('t')) return; // refused (e.g. the twin does not know the device yet)
+    const n = Number(r.event_id.slice(1));
+    const meta = this.#a.store.objects.meta;
+    const key = `${TWIN_ACKED}${m[1]}`;
+    if (n > Number(meta.get(key) ?? '0')) meta.set(key, String(n));
+  }
 }
 
 interface ChurnOptions {
@@ -190,7 +303,8 @@ async function main(): Promise<void> {
   const built = buildEdgeConfig({
     nodeName: values['node-name'], hub: values.hub, quicPort: values['quic-port'], hubProtocol: values['hub-protocol'],
     serverName: values['server-name'], dataDir: values['data-dir'], caFile: values['ca-file'], certFile: values['cert-file'], keyFile: values['key-file'],
-    ...(mode === 'churner' ? { devices: 'off' } : {}),
+    // churner mode: the twin and its broker, but no built-in mapper (the TwinDriver is the mapper)
+    ...(mode === 'churner' ? { devices: 'auto', mappers: 'off' } : {}),
   } as Parameters<typeof buildEdgeConfig>[0]);
   // churner mode: the store and hub only (what the agent was before edge/node and edge/pods)
   const cfg: EdgeConfig = mode === 'churner' ? Object.freeze({ ...built, node: undefined, pods: undefined }) : built;
@@ -201,13 +315,22 @@ async function main(): Promise<void> {
     kinds: new Set(mode === 'churner' ? ['node-register', 'node-status', 'lease', 'event', 'pod-status'] : ['event']),
   });
   churn.start();
+  const driver = new TwinDriver(agent, Number(values.scale ?? '1'));
+  void driver.start().catch((err: unknown) => process.stderr.write(`chaos-edge: twin driver: ${(err as Error).message}\n`));
+  if (values.quiesced !== true) driver.resume();
   const rl = createInterface({ input: process.stdin });
   rl.on('line', (line) => {
-    if (line.trim() === 'quiesce') churn.quiesce();
-    else if (line.trim() === 'resume') churn.resume();
+    if (line.trim() === 'quiesce') {
+      churn.quiesce();
+      driver.quiesce();
+    } else if (line.trim() === 'resume') {
+      churn.resume();
+      driver.resume();
+    }
   });
   rl.on('close', () => {
     churn.quiesce();
+    driver.stop();
     void agent.stop().finally(() => process.exit(0));
   });
 }

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { missingPrerequisites } from '../../hack/chaos/netns.ts';
 import { installCrds, kubeconfigPath } from '../support/kube.ts';
-import { runChaos } from './chaos.ts';
+import { MEMORY_FACTOR, MEMORY_SLACK_BYTES, runChaos } from './chaos.ts';
 
 const SEED = Number(process.env.OUTPOST_CHAOS_SEED ?? 20261122);
 const EVENTS = Number(process.env.OUTPOST_CHAOS_EVENTS ?? 100);
@@ -22,7 +22,7 @@ describe.skipIf(missing.length > 0)(`chaos: seed ${SEED}, ${EVENTS} fault events
     const result = await runChaos({
       seed: SEED, events: EVENTS, kubeconfig: kubeconfigPath(),
       edges: [{ protocol: 'websocket' }, { protocol: 'websocket' }, { protocol: 'quic' }, { protocol: 'quic' }],
-      meanGapMs: 1000, convergeTimeoutMs: 120_000, memoryFactor: 1.5, memorySlackBytes: 40 << 20,
+      meanGapMs: 1000, convergeTimeoutMs: 120_000, memoryFactor: MEMORY_FACTOR, memorySlackBytes: MEMORY_SLACK_BYTES,
       keepWorkDir: false, edgeMode: 'churner', log: (l) => lines.push(l),
     });
     const failed = result.checks.filter((c) => !c.ok);

@@ -9,7 +9,11 @@
  *     (inventory digests, the expected set computed independently: expected.ts);
  *  2. every upstream report's newest value reached the API server (outboxes
  *     drained, and the `chaos.expect.*` rows the edges wrote atomically with
- *     each report match the Node, Lease, Event and Pod objects);
+ *     each report match the Node, Lease, Event, Pod and Device objects); and
+ *     for devices end to end: each edge twin holds its Device's newest
+ *     desired value, the newest reported value the edge acknowledged to its
+ *     mapper (or a newer one it committed), and the Device's status shows
+ *     that reported value and the desired value as observed;
  *  3. no SQLite file is corrupt (integrity_check after every kill -9 and at the end);
  *  4. RSS of the cloud and the edges came back near the baseline;
  *  5. no process died unless the harness killed it.
@@ -24,7 +28,7 @@ import { join } from 'node:path';
 import { KubeClient } from '../../controllers/runtime/index.ts';
 import { inventoryDigest } from '../../edge/protocol/index.ts';
 import { ChaosHarness, sleep, type EdgeSpec } from '../../hack/chaos/harness.ts';
-import { expectations, pendingReports, snapshot } from '../../hack/chaos/edge-db.ts';
+import { deviceTwins, expectations, metaEntries, pendingReports, snapshot, TWIN_ACKED, TWIN_SENT } from '../../hack/chaos/edge-db.ts';
 import { Prng } from '../../hack/chaos/prng.ts';
 import { countByKind, makeSchedule, scheduleEndMs } from '../../hack/chaos/schedule.ts';
 import { diff, expectedInventory, readSnapshot, type ApiObject } from './expected.ts';
@@ -61,6 +65,23 @@ export interface ChaosResult {
 }
 
 const MiB = 1024 * 1024;
+
+/**
+ * Memory may end at max(baseline × 1.25, baseline + 20 MB): V8 keeps heap it
+ * grew during a burst for a while, and RSS of an idle agent moves by several
+ * MB between samples; a leak per event or per reconnect (100+ of each) does
+ * not fit under it (docs/reliability.md).
+ */
+export const MEMORY_FACTOR = 1.25;
+export const MEMORY_SLACK_BYTES = 20 * MiB;
+/**
+ * A process killed and restarted during the run is compared with the first
+ * incarnation's baseline too, but it grew its heap in a full resync under
+ * load (every informer relisting, every edge resyncing at once) instead of a
+ * quiet start: max(baseline × 1.5, baseline + 40 MB).
+ */
+const RESTARTED_MEMORY_FACTOR = 1.5;
+const RESTARTED_MEMORY_SLACK_BYTES = 40 * MiB;
 const mb = (n: number | undefined) => (n === undefined ? 'n/a' : `${(n / MiB).toFixed(1)} MB`);
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
@@ -92,11 +113,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
     await h.start();
     await workload.seed();
-    const first = await converge(client, h, 90_000);
+    // the edges churn reports all the time (the twin driver every 0.7 s): only the stores must match here
+    const first = await converge(client, h, 90_000, undefined, false);
     check('initial sync', first.ok, first.ok ? `${(first.ms / 1000).toFixed(1)} s` : first.detail);
     if (!first.ok) return { seed: o.seed, checks, figures, workDir };
     await sleep(3000);
-    const baseline = h.rss();
+    const baseline = await rssSample(h);
+    const baselineIncarnation = { cloud: h.cloud.incarnation, edges: h.edges.map((p) => p.incarnation) };
     figures.memoryBaseline = { cloud: baseline.cloud, edges: baseline.edges };
     o.log(`chaos: memory baseline cloud ${mb(baseline.cloud)}, edges ${baseline.edges.map(mb).join(', ')}`);
 
@@ -151,13 +174,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 
     // --- memory ----------------------------------------------------------------------
     await sleep(3000);
-    const after = h.rss();
+    const after = await rssSample(h);
     figures.memoryAfter = { cloud: after.cloud, edges: after.edges };
-    const near = (b: number | undefined, a: number | undefined) => b !== undefined && a !== undefined && a <= Math.max(b * o.memoryFactor, b + o.memorySlackBytes);
-    check('cloud RSS back near its baseline', near(baseline.cloud, after.cloud), `${mb(baseline.cloud)} → ${mb(after.cloud)} (cloud incarnation ${h.cloud.incarnation})`);
-    for (let i = 0; i < h.edges.length; i++) {
-      check(`edge e${i} RSS back near its baseline`, near(baseline.edges[i], after.edges[i]), `${mb(baseline.edges[i])} → ${mb(after.edges[i])} (incarnation ${h.edges[i]!.incarnation}${i === 0 ? ', never killed' : ''})`);
-    }
+    const limit = (b: number, restarted: boolean) => (restarted ? Math.max(b * RESTARTED_MEMORY_FACTOR, b + RESTARTED_MEMORY_SLACK_BYTES) : Math.max(b * o.memoryFactor, b + o.memorySlackBytes));
+    const memory = (what: string, b: number | undefined, a: number | undefined, incarnation: number, atBaseline: number) => {
+      const restarted = incarnation !== atBaseline;
+      const max = b === undefined ? undefined : limit(b, restarted);
+      check(`${what} RSS back near its baseline`, max !== undefined && a !== undefined && a <= max,
+        `${mb(b)} → ${mb(a)}, limit ${mb(max)} (${restarted ? `restarted: incarnation ${incarnation}` : 'same process as at baseline'})`);
+    };
+    figures.memoryLimitRule = `same process: max(baseline x ${o.memoryFactor}, baseline + ${mb(o.memorySlackBytes)}); restarted: max(baseline x ${RESTARTED_MEMORY_FACTOR}, baseline + ${mb(RESTARTED_MEMORY_SLACK_BYTES)})`;
+    figures.incarnations = { cloud: h.cloud.incarnation, edges: h.edges.map((p) => p.incarnation) };
+    memory('cloud', baseline.cloud, after.cloud, h.cloud.incarnation, baselineIncarnation.cloud);
+    for (let i = 0; i < h.edges.length; i++) memory(`edge e${i}`, baseline.edges[i], after.edges[i], h.edges[i]!.incarnation, baselineIncarnation.edges[i]!);
 
     // --- stores and upstream values -------------------------------------------------
     await h.killEdgesAndCheck();
@@ -165,10 +194,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     check('no SQLite store is corrupt (integrity_check after every kill -9 and at the end)', bad.length === 0,
       `${h.integrity.length} checks${bad.length ? `; failed: ${bad.map((r) => `e${r.edge} ${r.at}: ${r.problems.slice(0, 3).join('; ')}`).join(' | ')}` : ''}`);
     figures.integrityChecks = h.integrity.length;
+    const deviceFigures: Record<string, number> = {};
     for (let i = 0; i < h.edges.length; i++) {
       const r = await upstreamCheck(client, h, i);
       check(`edge e${i}: newest value of every report reached the API server`, r.ok, r.detail);
+      const d = await deviceCheck(client, h, i);
+      for (const [k, v] of Object.entries(d.counts)) deviceFigures[k] = (deviceFigures[k] ?? 0) + v;
+      if (d.applicable) check(`edge e${i}: twins hold the newest desired and reported values, Device status shows them`, d.ok, d.detail);
     }
+    figures.devices = deviceFigures;
+    if (workload.devicesEnabled) check('the twin driver reported values that reached Device status', (deviceFigures.reportedChecked ?? 0) > 0, JSON.stringify(deviceFigures));
     check('no process exited unless the harness killed it', h.crashes.length === 0,
       h.crashes.map((c) => `${c.name}#${c.incarnation} code ${c.code} signal ${c.signal} (${c.logFile})`).join('; '));
     figures.relay = await h.relayStats().catch(() => undefined);
@@ -195,8 +230,12 @@ interface Converged {
   detail: string;
 }
 
-/** Polls until every edge holds exactly its expected set, its outbox is empty and no bound pod is terminating. */
-async function converge(client: KubeClient, h: ChaosHarness, timeoutMs: number, only?: number): Promise<Converged> {
+/**
+ * Polls until every edge holds exactly its expected set, no bound pod is
+ * terminating and (with `drained`, once the churners are quiesced) its outbox
+ * is empty and no twin change waits to be queued.
+ */
+async function converge(client: KubeClient, h: ChaosHarness, timeoutMs: number, only?: number, drained = true): Promise<Converged> {
   const t0 = performance.now();
   let detail = '';
   while (performance.now() - t0 < timeoutMs) {
@@ -215,7 +254,8 @@ async function converge(client: KubeClient, h: ChaosHarness, timeoutMs: number, 
         const d = diff(have.inventory, want);
         problems.push(`e${i}: digest differs (missing ${d.missing.length}: ${d.missing.slice(0, 3).join(', ')}; extra ${d.extra.length}: ${d.extra.slice(0, 3).join(', ')}; stale ${d.stale.length}: ${d.stale.slice(0, 3).join(', ')})`);
       }
-      if (have.outboxRows > 0) problems.push(`e${i}: ${have.outboxRows} reports not acknowledged`);
+      if (drained && have.outboxRows > 0) problems.push(`e${i}: ${have.outboxRows} reports not acknowledged`);
+      if (drained && have.twinsDirty > 0) problems.push(`e${i}: ${have.twinsDirty} device twins changed but not queued yet`);
       const terminating = (api.podsByNode.get(node) ?? []).filter((p) => p.metadata.deletionTimestamp).map((p) => p.metadata.name);
       if (terminating.length) problems.push(`e${i}: pods still terminating: ${terminating.join(', ')}`);
     }
@@ -370,8 +410,23 @@ async function upstreamCheck(client: KubeClient, h: ChaosHarness, i: number): Pr
         if (meta.name && !(await client.get({ apiVersion: 'v1', kind: 'Event', namespace: ns, name: meta.name }))) problem = 'not in the API server';
         break;
       }
+      case 'device-twin':
+      case 'device-state': {
+        const [, , , dns, dname] = e.key.split('/') as [string, string, string, string, string];
+        const dev = await client.get<DeviceObject>({ apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'Device', namespace: dns, name: dname });
+        if (!dev || (p.uid !== undefined && dev.metadata.uid !== p.uid)) break; // deleted or recreated: refused as NotFound or moot
+        if (e.kind === 'device-state') {
+          problem = deepSubset({ state: p.state, ...(p.lastOnlineTime !== undefined ? { lastOnlineTime: p.lastOnlineTime } : {}) }, dev.status ?? {}, 'status');
+          break;
+        }
+        for (const t of (p.twins ?? []) as { propertyName: string; reported?: { value: string }; observedDesired?: { value: string } }[]) {
+          const got = dev.status?.twins?.find((x) => x.propertyName === t.propertyName);
+          problem ??= deepSubset({ ...(t.reported ? { reported: { value: t.reported.value } } : {}), ...(t.observedDesired ? { observedDesired: { value: t.observedDesired.value } } : {}) }, got, `status.twins[${t.propertyName}]`);
+        }
+        break;
+      }
       default:
-        // TODO(devices): compare device-twin / device-state values with the Device status once the device status writer is in startCloud
+        problem = `unknown report kind ${e.kind}`;
         break;
     }
     if (problem) {
@@ -385,4 +440,80 @@ async function upstreamCheck(client: KubeClient, h: ChaosHarness, i: number): Pr
     ok: problems.length === 0 && checked > 0,
     detail: problems.length ? problems.slice(0, 6).join('; ') : `${checked} newest values checked (${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')}), ${queued} still queued at the final kill -9`,
   };
+}
+
+interface DeviceObject extends ApiObject {
+  spec?: { nodeName?: string; properties?: { name: string; desired?: { value?: string } }[] };
+  status?: { state?: string; twins?: { propertyName: string; reported?: { value?: string }; observedDesired?: { value?: string } }[] };
+}
+
+/**
+ * Devices end to end on one edge (after its final kill -9): for every Device
+ * bound to the node in the API server,
+ *  - the edge twin's desired value of each property equals spec's desired
+ *    value (the cloud → edge direction, beyond the store digest: the twin
+ *    took the newest spec);
+ *  - the twin's reported value is at least the newest value the edge
+ *    acknowledged to the driver (the twin commits before it answers) and at
+ *    most the newest the driver published (values only grow);
+ *  - the Device's status shows the twin's reported value and, as
+ *    observedDesired, spec's desired value (edge → cloud, newest wins).
+ * Not applicable when the Device CRDs are absent or the node never had a device.
+ */
+async function deviceCheck(client: KubeClient, h: ChaosHarness, i: number): Promise<{ ok: boolean; applicable: boolean; detail: string; counts: Record<string, number> }> {
+  const node = h.nodes[i]!;
+  const path = h.dbPath(i);
+  let devices: DeviceObject[];
+  try {
+    devices = (await client.list<DeviceObject>('/apis/devices.kubeedge.io/v1beta1/devices')).items.filter((d) => d.spec?.nodeName === node);
+  } catch {
+    return { ok: true, applicable: false, detail: 'no Device CRD', counts: {} };
+  }
+  const twins = deviceTwins(path);
+  const sent = metaEntries(path, TWIN_SENT);
+  const acked = metaEntries(path, TWIN_ACKED);
+  const counts = { devices: devices.length, desiredChecked: 0, reportedChecked: 0, published: sent.size, acknowledged: acked.size };
+  const problems: string[] = [];
+  for (const d of devices) {
+    const id = `${d.metadata.namespace}/${d.metadata.name}`;
+    for (const p of d.spec?.properties ?? []) {
+      const t = twins.find((x) => x.device === id && x.property === p.name);
+      const want = p.desired?.value;
+      const st = d.status?.twins?.find((x) => x.propertyName === p.name);
+      if (want !== undefined) {
+        counts.desiredChecked++;
+        if (t?.desired !== want) problems.push(`${id}.${p.name}: edge twin desired ${JSON.stringify(t?.desired)} instead of ${JSON.stringify(want)}`);
+        else if (st?.observedDesired?.value !== want) problems.push(`${id}.${p.name}: status observedDesired ${JSON.stringify(st?.observedDesired?.value)} instead of ${JSON.stringify(want)}`);
+      }
+      if (p.name !== 'setpoint') continue;
+      const a = Number(acked.get(id) ?? '0');
+      const s = Number(sent.get(id) ?? '0');
+      const r = t?.reported == null ? undefined : Number(t.reported);
+      if (r === undefined) {
+        if (a > 0) problems.push(`${id}.${p.name}: the edge acknowledged reported value ${a} but its twin has none`);
+        continue;
+      }
+      counts.reportedChecked++;
+      if (r < a || r > s) problems.push(`${id}.${p.name}: edge twin reported ${r}, outside [acknowledged ${a}, published ${s}]`);
+      else if (st?.reported?.value !== t!.reported) problems.push(`${id}.${p.name}: status reported ${JSON.stringify(st?.reported?.value)} instead of the edge's newest ${JSON.stringify(t!.reported)}`);
+    }
+  }
+  return {
+    ok: problems.length === 0, applicable: devices.length > 0 || twins.length > 0, counts,
+    detail: problems.length ? problems.slice(0, 6).join('; ') : `${counts.devices} Devices: ${counts.desiredChecked} desired and ${counts.reportedChecked} reported values match (driver published to ${counts.published}, acknowledged for ${counts.acknowledged})`,
+  };
+}
+
+/** RSS of every process, the median of three samples 1 s apart (a single sample catches GC mid-flight). */
+async function rssSample(h: ChaosHarness): Promise<{ cloud: number | undefined; edges: (number | undefined)[] }> {
+  const samples: ReturnType<ChaosHarness['rss']>[] = [];
+  for (let k = 0; k < 3; k++) {
+    if (k > 0) await sleep(1000);
+    samples.push(h.rss());
+  }
+  const median = (xs: (number | undefined)[]) => {
+    const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    return v.length === 0 ? undefined : v[Math.floor(v.length / 2)];
+  };
+  return { cloud: median(samples.map((x) => x.cloud)), edges: h.edges.map((_, i) => median(samples.map((x) => x.edges[i]))) };
 }

@@ -25,7 +25,7 @@ import { defaultClusterDir, down, isRunning, kubectl, up } from '../../hack/loca
 import { missingPrerequisites } from '../../hack/chaos/netns.ts';
 import { stopAllHarnesses } from '../../hack/chaos/harness.ts';
 import { randomSeed } from '../../hack/chaos/prng.ts';
-import { runChaos, type ChaosResult } from './chaos.ts';
+import { MEMORY_FACTOR, MEMORY_SLACK_BYTES, runChaos, type ChaosResult } from './chaos.ts';
 import { processAlive } from '../../lib/process.ts';
 
 function int(name: string, v: string | undefined, fallback: number, min: number, max: number): number {
@@ -81,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     seed, events, kubeconfig, edges,
     meanGapMs: int('mean-gap-ms', values['mean-gap-ms'], 1200, 10, 600_000),
     convergeTimeoutMs: int('converge-timeout-ms', values['converge-timeout-ms'], 120_000, 1000, 3_600_000),
-    memoryFactor: 1.5, memorySlackBytes: 40 * 1024 * 1024,
+    memoryFactor: MEMORY_FACTOR, memorySlackBytes: MEMORY_SLACK_BYTES,
     keepWorkDir: values.keep === true,
     edgeMode,
     log: (l) => process.stdout.write(`${l}\n`),
@@ -89,6 +89,12 @@ export async function main(argv: string[]): Promise<number> {
   const passed = result.checks.filter((c) => c.ok).length;
   const failed = result.checks.length - passed;
   process.stdout.write(`figures: ${JSON.stringify(result.figures)}\n`);
+  const f = result.figures as { memoryBaseline?: { cloud?: number; edges: (number | undefined)[] }; memoryAfter?: { cloud?: number; edges: (number | undefined)[] } };
+  if (f.memoryBaseline && f.memoryAfter) {
+    const mb = (n: number | undefined) => (n === undefined ? 'n/a' : (n / 2 ** 20).toFixed(1));
+    const edges = f.memoryBaseline.edges.map((b, i) => `e${i} ${mb(b)} → ${mb(f.memoryAfter!.edges[i])}`).join(', ');
+    process.stdout.write(`memory (RSS MB, baseline → after healing): cloud ${mb(f.memoryBaseline.cloud)} → ${mb(f.memoryAfter.cloud)}, ${edges}\n`);
+  }
   if (failed > 0) process.stdout.write(`chaos: logs and stores kept in ${result.workDir}; replay with --seed ${seed} --events ${events}\n`);
   process.stdout.write(`seed ${seed}: ${events} events\n${passed} passed, ${failed} failed\n`);
   return failed === 0 && passed > 0 ? 0 : 1;

@@ -4,10 +4,9 @@
  * (created, relabelled, deleted gracefully so the edge must confirm the
  * deletion, or force-deleted), the ConfigMaps and Secrets they reference
  * (created, rewritten with new data, deleted while still referenced), and
- * Devices bound to the nodes whose desired values change.
- *
- * TODO(edge/devices): once the edge reports twins, also check that each
- * Device's reported value follows its desired value (see docs/reliability.md).
+ * Devices bound to the nodes whose desired values change. The reported
+ * side of the twins is churned on the edges (hack/chaos/edge-main.ts,
+ * TwinDriver) and checked in chaos.ts (deviceCheck).
  */
 import { KubeApiError, type KubeClient } from '../../controllers/runtime/index.ts';
 import type { Prng } from '../../hack/chaos/prng.ts';
@@ -56,6 +55,11 @@ export class Workload {
       this.#pods.set(n, []);
       this.#devices.set(n, []);
     }
+  }
+
+  /** Whether Devices are part of the workload (the CRDs are installed). */
+  get devicesEnabled(): boolean {
+    return this.#o.devices;
   }
 
   get #ns(): string {
