@@ -4,8 +4,8 @@
  * (node:module stripTypeScriptTypes, the same stripper Node runs at load
  * time) and its relative `.ts` imports renamed to `.js`. Running the agent
  * from there skips loading Node's TypeScript stripper at start-up (≈ 20 MB of
- * RSS on a device; see docs/benchmarks.md). Assets the agent reads at run
- * time (the CRI proto, package.json's version) are copied alongside.
+ * RSS on a device; see docs/benchmarks.md). It has no assets: the CRI proto
+ * is compiled into edge/pods/cri/api-descriptor.ts (hack/generate-cri.ts).
  * The builder itself is hack/build-js.ts (which also builds the whole CLI).
  *
  * `outpost edge` runs this build (bin/outpost.js builds it when it is missing
@@ -87,7 +87,7 @@ export function buildEdge(dir = out): number {
   // a source written while the build read it may be in the build in either version: build again
   for (let attempt = 0; attempt < 3; attempt++) {
     const t0 = Date.now();
-    modules = buildJs({ out: tmp, entries: ['cli/edge-main.ts'], assets: ['edge/pods/cri/api.proto'], name: 'outpost-edge-agent' });
+    modules = buildJs({ out: tmp, entries: ['cli/edge-main.ts'], assets: [], name: 'outpost-edge-agent' });
     compact(tmp);
     const files = [...sourcesOf(tmp), 'package.json', relative(root, import.meta.filename), 'hack/build-js.ts'];
     sources = files.sort().map((path) => {

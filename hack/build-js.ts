@@ -75,11 +75,11 @@ export function buildJs(o: BuildJsOptions): number {
 
 /**
  * The whole `outpost` CLI (cloud, edge, init, join, …) from bin/outpost.js,
- * with the assets its commands read: the CRI proto and the manifests
- * `outpost init` installs (config/).
+ * with the assets its commands read: the manifests `outpost init` installs
+ * (config/).
  */
 export function buildOutpost(out = join('dist', 'outpost')): { out: string; modules: number } {
-  const modules = buildJs({ out, entries: ['bin/outpost.js'], assets: ['edge/pods/cri/api.proto', 'config'], name: 'outpost' });
+  const modules = buildJs({ out, entries: ['bin/outpost.js'], assets: ['config'], name: 'outpost' });
   return { out: resolve(root, out), modules };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The write-or-check step shared by the manifest generators
- * (generate-webhooks, generate-rbac, generate-argocd): given the files a
+ * (generate-webhooks, generate-rbac, generate-argocd, generate-cri): given the files a
  * generator would write, report which differ on disk, and either write them or
  * (with --check) fail listing them.
  */

@@ -28,7 +28,7 @@ function step(title: string, cmd: string, args: string[]): boolean {
 let checksFailed = 0;
 if (!step('typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json'])) checksFailed++;
 if (!step('lint (eslint)', bin('eslint'), ['.'])) checksFailed++;
-for (const gen of ['generate', 'generate-webhooks', 'generate-rbac', 'generate-argocd']) {
+for (const gen of ['generate', 'generate-webhooks', 'generate-rbac', 'generate-argocd', 'generate-cri']) {
   if (!step(`generated files are up to date (hack/${gen}.ts)`, process.execPath, [`hack/${gen}.ts`, '--check'])) checksFailed++;
 }
 

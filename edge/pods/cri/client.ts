@@ -1,54 +1,77 @@
 /**
  * A small promise-based client for the CRI v1 RuntimeService and
  * ImageService over gRPC on containerd's unix socket. The proto is vendored
- * (api.proto, see its header for the one change); fields keep their proto
- * names (snake_case), enums are strings, int64s are JS numbers (CRI
- * timestamps are nanoseconds: ms precision is what we use).
+ * (api.proto, see its header for the one change); hack/generate-cri.ts turns it
+ * into api-descriptor.ts, and codec.ts encodes and decodes the messages as
+ * @grpc/proto-loader did: fields keep their proto names (snake_case), enums are
+ * strings, int64s are JS numbers (CRI timestamps are nanoseconds: ms precision
+ * is what we use), every field of an answer is present (defaults filled in).
+ * Unary methods only.
  *
- * Loaded only with `--runtime cri`: @grpc/grpc-js and the proto cost several
- * MB of memory the process runtime does not need.
+ * Loaded only with `--runtime cri`: @grpc/grpc-js costs ≈ 1.5 MB of memory the
+ * process runtime does not need (proto-loader, protobufjs and the parsed
+ * proto cost 4.5 MB more; docs/benchmarks.md "Agent memory").
  */
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { PodError } from '../errors.ts';
+import { CRI_API } from './api-descriptor.ts';
+import { ProtoCodec } from './codec.ts';
 
-type Unary = (req: object, opts: { deadline: number }, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
+type Service = 'RuntimeService' | 'ImageService';
+
+interface Method {
+  path: string;
+  serialize: (req: object) => Buffer;
+  deserialize: (buf: Buffer) => unknown;
+}
+
+const codec = new ProtoCodec(CRI_API);
+const methods = new Map<string, Method>();
+
+/** The gRPC path and (de)serializers of `service`.`name`; throws TypeError for a method the descriptor does not have. */
+function methodOf(service: Service, name: string): Method {
+  const key = `${service}/${name}`;
+  let m = methods.get(key);
+  if (m) return m;
+  const types = CRI_API.services[service]?.[name];
+  if (!types) throw new TypeError(`CRI ${service} has no unary method ${name} (edge/pods/cri/api.proto)`);
+  const [req, res] = types;
+  m = { path: `/${CRI_API.package}.${key}`, serialize: (o) => codec.encode(req, o), deserialize: (b) => codec.decode(res, b) };
+  methods.set(key, m);
+  return m;
+}
 
 /** The gRPC status code for "not found" (the CRI's answer for an unknown container or sandbox). */
 export const NOT_FOUND = grpc.status.NOT_FOUND;
 
 export class CriClient {
   readonly endpoint: string;
-  readonly #runtime: grpc.Client & Record<string, Unary>;
-  readonly #image: grpc.Client & Record<string, Unary>;
+  readonly #client: grpc.Client;
   readonly #timeoutMs: number;
 
   /** `endpoint`: `unix:///path/to/containerd.sock` (or a bare path). */
   constructor(endpoint: string, opts: { timeoutMs?: number } = {}) {
     this.endpoint = endpoint.startsWith('unix://') ? endpoint : `unix://${endpoint}`;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
-    const def = protoLoader.loadSync(join(import.meta.dirname, 'api.proto'), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { runtime: { v1: Record<string, new (addr: string, creds: grpc.ChannelCredentials, opts?: object) => grpc.Client> } };
-    const opts2 = { 'grpc.max_receive_message_length': 16 << 20 };
-    this.#runtime = new pkg.runtime.v1.RuntimeService!(this.endpoint, grpc.credentials.createInsecure(), opts2) as grpc.Client & Record<string, Unary>;
-    this.#image = new pkg.runtime.v1.ImageService!(this.endpoint, grpc.credentials.createInsecure(), opts2) as grpc.Client & Record<string, Unary>;
+    // one channel for both services (the same socket)
+    this.#client = new grpc.Client(this.endpoint, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 16 << 20 });
   }
 
-  #call<T>(svc: Record<string, Unary>, method: string, req: object, timeoutMs = this.#timeoutMs): Promise<T> {
+  #call<T>(service: Service, method: string, req: object, timeoutMs = this.#timeoutMs): Promise<T> {
     return new Promise((resolve, reject) => {
-      svc[method]!.call(svc, req, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res as T)));
+      const m = methodOf(service, method);
+      this.#client.makeUnaryRequest(m.path, m.serialize, m.deserialize, req, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res as T)));
     });
   }
 
   /** RuntimeService.<method>; rejects with the grpc ServiceError (`code`, `details`). */
   runtime<T = Record<string, unknown>>(method: string, req: object, timeoutMs?: number): Promise<T> {
-    return this.#call<T>(this.#runtime, method, req, timeoutMs);
+    return this.#call<T>('RuntimeService', method, req, timeoutMs);
   }
 
   /** ImageService.<method>. */
   image<T = Record<string, unknown>>(method: string, req: object, timeoutMs?: number): Promise<T> {
-    return this.#call<T>(this.#image, method, req, timeoutMs);
+    return this.#call<T>('ImageService', method, req, timeoutMs);
   }
 
   /** Waits until the socket answers Version, or throws POD_RUNTIME_UNAVAILABLE with what to check. */
@@ -67,8 +90,7 @@ export class CriClient {
   }
 
   close(): void {
-    this.#runtime.close();
-    this.#image.close();
+    this.#client.close();
   }
 }
 
