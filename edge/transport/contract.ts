@@ -25,7 +25,7 @@ export interface ContractHarness {
   /** CNs of the certificates each side presents. */
   readonly clientCn: string;
   readonly serverCn: string;
-  open(opts?: { clientMaxMessageBytes?: number; serverMaxMessageBytes?: number }): Promise<ContractPair>;
+  open(opts?: { clientMaxMessageBytes?: number; serverMaxMessageBytes?: number; stallTimeoutMs?: number }): Promise<ContractPair>;
   /** Dials with a bad client identity and returns the rejection (absent for transports without TLS). */
   dialRefused?(kind: 'wrong-ca' | 'no-cert'): Promise<unknown>;
   teardown?(): Promise<void>;
@@ -67,10 +67,10 @@ export function networkHarness(t: NetworkTransport, relayKind: 'tcp' | 'udp', pk
     clientCn: 'edge-1',
     serverCn: 'cloudhub',
     async open(opts = {}) {
-      const listener = await t.listen({ ...common, host, port: 0, tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }, maxMessageBytes: opts.serverMaxMessageBytes });
+      const listener = await t.listen({ ...common, host, port: 0, tls: { ca: pki.ca.certPem, cert: pki.server.certPem, key: pki.server.keyPem }, maxMessageBytes: opts.serverMaxMessageBytes, stallTimeoutMs: opts.stallTimeoutMs });
       const relay: Relay = await (relayKind === 'tcp' ? tcpRelay : udpRelay)({ host, port: listener.address.port });
       const accepted = new Promise<Link>((r) => listener.onLink(r));
-      const client = await t.dial({ ...common, host, port: relay.port, serverName: 'localhost', tls: { ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem }, maxMessageBytes: opts.clientMaxMessageBytes });
+      const client = await t.dial({ ...common, host, port: relay.port, serverName: 'localhost', tls: { ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem }, maxMessageBytes: opts.clientMaxMessageBytes, stallTimeoutMs: opts.stallTimeoutMs });
       const server = await accepted;
       return {
         client,
@@ -127,7 +127,7 @@ const numbered = (i: number) => new TextEncoder().encode(`message ${i}`);
 
 /**
  * Registers the contract suite for one transport. `setup` runs once in
- * beforeAll. Slow tests (dead peer, backpressure) take up to ~10 s.
+ * beforeAll. Slow tests (dead peer, backpressure, send stall) take up to ~10 s.
  */
 export function transportContract(name: string, setup: () => Promise<ContractHarness>): void {
   describe(`Link contract: ${name}`, () => {
@@ -298,6 +298,33 @@ export function transportContract(name: string, setup: () => Promise<ContractHar
         expect(resolved * chunk.byteLength).toBeLessThan(48 * 1024 * 1024);
         expect(p.client.bufferedAmount).toBeGreaterThan(0);
         expect(p.client.bufferedAmount).toBeLessThan(32 * 1024 * 1024);
+      } finally {
+        await p.dispose();
+      }
+    }, 20_000);
+
+    it('fails a link whose sends make no progress with TRANSPORT_SEND_STALLED after stallTimeoutMs', async () => {
+      // 1500 ms: well below deadAfterMs (7000), so the stall, not the dead peer, is what closes the link.
+      const stallTimeoutMs = 1500;
+      const p = await h.open({ stallTimeoutMs });
+      try {
+        const c = closed(p.client);
+        p.stall();
+        const t0 = performance.now();
+        const chunk = new Uint8Array(64 * 1024);
+        for (let i = 0; i < 1024 && !p.client.closed; i++) {
+          const s = p.client.send(chunk);
+          s.catch(() => {});
+          if (await Promise.race([s.then(() => false, () => true), new Promise<boolean>((r) => setTimeout(() => r(true), 200))])) break;
+        }
+        const info = await c;
+        const ms = performance.now() - t0;
+        console.info(`[${name}] send stall noticed after ${Math.round(ms)} ms (stallTimeoutMs ${stallTimeoutMs})`);
+        expect(info).toMatchObject({ code: 1006, byPeer: true, error: { code: 'TRANSPORT_SEND_STALLED' } });
+        // the watchdog samples every stallTimeoutMs / 4, so it may count from one sample before t0
+        expect(ms).toBeGreaterThanOrEqual(stallTimeoutMs * 0.7);
+        expect(ms).toBeLessThan(6500);
+        await expect(p.client.send(new Uint8Array(1))).rejects.toMatchObject({ code: 'TRANSPORT_CLOSED' });
       } finally {
         await p.dispose();
       }

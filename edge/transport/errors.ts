@@ -14,6 +14,7 @@ export const TRANSPORT_ERROR_CODES = [
   'TRANSPORT_PROTOCOL_VIOLATION',
   'TRANSPORT_CLOSED',
   'TRANSPORT_PEER_DEAD',
+  'TRANSPORT_SEND_STALLED',
 ] as const;
 
 /** A stable transport error code; see README.md for what each one means. */

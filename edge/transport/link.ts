@@ -22,7 +22,8 @@ export interface PeerInfo {
  * Why a link closed. Codes use WebSocket numbering on every transport:
  * 1000 normal, 1001 going away (listener closing), 1002 protocol violation,
  * 1006 connection lost (never sent on the wire), 1009 message too large,
- * 1011 internal error, 4000-4999 for edge/protocol's own reasons.
+ * 1011 internal error, 1013 the sender's data made no progress (see
+ * {@link SendWatchdog}), 4000-4999 for edge/protocol's own reasons.
  */
 export interface CloseInfo {
   readonly code: number;
@@ -93,6 +94,12 @@ export interface LinkOptions {
   deadAfterMs?: number;
   /** Longest wait for the peer's side of a closing handshake (default 2000 ms). */
   closeTimeoutMs?: number;
+  /**
+   * A link with bytes waiting to be sent and no send progress for this long
+   * fails with TRANSPORT_SEND_STALLED (default 30 000 ms; see
+   * {@link SendWatchdog}). 0 turns the watchdog off.
+   */
+  stallTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -122,8 +129,23 @@ export interface ResolvedLinkOptions {
   keepAliveMs: number;
   deadAfterMs: number;
   closeTimeoutMs: number;
+  stallTimeoutMs: number;
   log: Logger | undefined;
 }
+
+/**
+ * Default {@link LinkOptions.stallTimeoutMs}. Far above anything a working
+ * link shows: the watchdog counts progress in chunks of at most 64 KiB
+ * ({@link SEND_CHUNK_BYTES}), so 30 s without one means under 2.2 KB/s for
+ * half a minute, while the impaired-link benchmark's worst working case (5 %
+ * loss, 200 ms each way, 50 edges) still moves a 64 KiB chunk in a few
+ * seconds. It is also well above deadAfterMs (7 s), so a vanished peer is
+ * still reported as TRANSPORT_PEER_DEAD, not as a stall.
+ */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+
+/** Largest piece a transport hands to its connection at once, so send progress is visible per chunk. */
+export const SEND_CHUNK_BYTES = 64 * 1024;
 
 /** Fills defaults and checks ranges; throws TRANSPORT_INVALID_ARGUMENT. */
 export function resolveLinkOptions(o: LinkOptions): ResolvedLinkOptions {
@@ -132,6 +154,7 @@ export function resolveLinkOptions(o: LinkOptions): ResolvedLinkOptions {
     keepAliveMs: o.keepAliveMs ?? 2000,
     deadAfterMs: o.deadAfterMs ?? 7000,
     closeTimeoutMs: o.closeTimeoutMs ?? 2000,
+    stallTimeoutMs: o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
     log: o.log,
   };
   const int = (name: string, v: number, min: number, max: number) => {
@@ -141,8 +164,69 @@ export function resolveLinkOptions(o: LinkOptions): ResolvedLinkOptions {
   int('keepAliveMs', r.keepAliveMs, 10, 3_600_000);
   int('deadAfterMs', r.deadAfterMs, 20, 3_600_000);
   int('closeTimeoutMs', r.closeTimeoutMs, 0, 60_000);
+  if (r.stallTimeoutMs !== 0) int('stallTimeoutMs', r.stallTimeoutMs, 100, 3_600_000);
   if (r.deadAfterMs < 2 * r.keepAliveMs) throw new TransportError('TRANSPORT_INVALID_ARGUMENT', `deadAfterMs (${r.deadAfterMs}) must be at least twice keepAliveMs (${r.keepAliveMs}), or a live peer can look dead between two heartbeats`);
   return r;
+}
+
+/** A monotonic clock and timers, injectable so tests control time. */
+export interface WatchdogClock {
+  now(): number;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+const realClock: WatchdogClock = {
+  now: () => performance.now(),
+  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+};
+
+/**
+ * Send-progress watchdog: the link must never sit forever with unsent data
+ * and no progress. Liveness checks (keep-alives, QUIC's idle timeout) only
+ * prove the peer answers; a peer that answers but never lets our data
+ * through (a receive window or flow-control credit that never reopens, a
+ * lost wake-up in the QUIC library) keeps a link open and useless. Every
+ * `checkMs` the watchdog asks `progress()` for a counter of bytes that left
+ * the send buffer; while `backlog()` is above zero and that counter has not
+ * moved for `timeoutMs`, `onStall(idleMs)` is called once. The edge's
+ * reconnect and resume then deliver what was stuck.
+ */
+export class SendWatchdog {
+  #timer: unknown;
+  #clock: WatchdogClock;
+  #last = -1;
+  #since: number;
+
+  constructor(timeoutMs: number, backlog: () => number, progress: () => number, onStall: (idleMs: number) => void, clock: WatchdogClock = realClock) {
+    this.#clock = clock;
+    this.#since = clock.now();
+    if (timeoutMs === 0) return;
+    this.#timer = clock.setInterval(() => {
+      const now = clock.now();
+      const p = progress();
+      if (backlog() === 0 || p !== this.#last) {
+        this.#last = p;
+        this.#since = now;
+        return;
+      }
+      if (now - this.#since >= timeoutMs) {
+        this.stop();
+        onStall(Math.round(now - this.#since));
+      }
+    }, Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))));
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) this.#clock.clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** TRANSPORT_SEND_STALLED with a message that says what to do. */
+export function sendStalled(peer: string, idleMs: number, backlog: number, timeoutMs: number): TransportError {
+  return new TransportError('TRANSPORT_SEND_STALLED', `${backlog} bytes to ${peer} made no progress for ${idleMs} ms (stallTimeoutMs ${timeoutMs}) although the link looked alive; the link was dropped and should be dialled again (resume delivers what was stuck)`);
 }
 
 /** Checks a close code an application may send; throws TRANSPORT_INVALID_ARGUMENT. */
@@ -270,6 +354,8 @@ export function peerCloseInfo(code: number, reason: string): CloseInfo {
       return err('TRANSPORT_CLOSED', `the connection was lost without a close handshake (${code}${reason ? ' ' + reason : ''})`);
     case 1011:
       return err('TRANSPORT_CLOSED', `the peer closed the link after an internal error (${reason})`);
+    case 1013:
+      return err('TRANSPORT_SEND_STALLED', `the peer dropped the link because its sends to this side made no progress (${reason}); dial again`);
     default:
       return { code, reason, byPeer: true };
   }

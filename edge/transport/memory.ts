@@ -4,7 +4,10 @@
  * as the network transports, plus hooks to stall or sever the "network".
  */
 import { TransportError } from './errors.ts';
-import { LinkBase, checkCloseCode, clipReason, peerCloseInfo, tooLarge, type CloseInfo, type PeerInfo } from './link.ts';
+import {
+  DEFAULT_STALL_TIMEOUT_MS, LinkBase, SendWatchdog, checkCloseCode, clipReason, peerCloseInfo, sendStalled, tooLarge,
+  type CloseInfo, type PeerInfo, type WatchdogClock,
+} from './link.ts';
 
 /** Options of {@link memoryLinkPair}. */
 export interface MemoryPairOptions {
@@ -14,6 +17,10 @@ export interface MemoryPairOptions {
   highWaterMark?: number;
   /** Certificate CNs the two ends claim (default `a` and `b`). */
   commonNames?: { a?: string; b?: string };
+  /** As LinkOptions.stallTimeoutMs: a side whose queue does not move for this long fails with TRANSPORT_SEND_STALLED (default 30 000; 0 = off). */
+  stallTimeoutMs?: number;
+  /** Clock for the stall watchdog (tests). */
+  clock?: WatchdogClock;
 }
 
 /** One end of {@link memoryLinkPair}. */
@@ -72,6 +79,9 @@ class MemoryNetwork {
   readonly queued: [number, number] = [0, 0];
   readonly drained: [(() => void)[], (() => void)[]] = [[], []];
   readonly highWaterMark: number;
+  /** Bytes delivered from side i (send progress for the watchdogs). */
+  readonly delivered: [number, number] = [0, 0];
+  readonly watchdogs: SendWatchdog[];
   stalled = false;
   scheduled = false;
   closing: [((v: void) => void) | undefined, ((v: void) => void) | undefined] = [undefined, undefined];
@@ -81,6 +91,13 @@ class MemoryNetwork {
     const [ma, mb] = typeof max === 'number' ? [max, max] : [max.a, max.b];
     this.highWaterMark = o.highWaterMark ?? 1024 * 1024;
     this.links = [new MemoryLink(this, 0, o.commonNames?.b ?? 'b', ma), new MemoryLink(this, 1, o.commonNames?.a ?? 'a', mb)];
+    const stallMs = o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.watchdogs = ([0, 1] as const).map((s) => new SendWatchdog(stallMs, () => this.queued[s], () => this.delivered[s], (idleMs) => {
+      if (this.links[s].closed) return;
+      this.links[s]._finish({ code: 1006, reason: 'send stalled', byPeer: true, error: sendStalled('memory', idleMs, this.queued[s], stallMs) });
+      this.links[1 - s]!._finish(peerCloseInfo(1013, 'send stalled'));
+      this.end();
+    }, o.clock));
   }
 
   push(side: 0 | 1, frame: Uint8Array): Promise<void> {
@@ -116,6 +133,7 @@ class MemoryNetwork {
   }
 
   end(): void {
+    for (const w of this.watchdogs) w.stop();
     for (const s of [0, 1] as const) {
       this.queues[s].length = 0;
       this.queued[s] = 0;
@@ -140,6 +158,7 @@ class MemoryNetwork {
       while (!this.stalled && (item = this.queues[s].shift())) {
         if ('frame' in item) {
           this.queued[s] -= item.frame.byteLength;
+          this.delivered[s] += item.frame.byteLength;
           to._deliver(item.frame);
         } else {
           const { code, reason } = item.close;

@@ -21,6 +21,10 @@
  * (not even ACKs) is noticed between deadAfterMs − keepAliveMs and
  * deadAfterMs and the link closes with TRANSPORT_PEER_DEAD. Without both
  * settings quiche never notices a dead peer (platform notes §1b).
+ * Keep-alives only prove the peer answers; a stream whose bytes stop moving
+ * while PINGs are ACKed is caught by the SendWatchdog (link.ts): no piece
+ * taken by quiche for stallTimeoutMs → TRANSPORT_SEND_STALLED, and the peer
+ * gets CONNECTION_CLOSE with application code 1013.
  */
 import { createHmac, randomBytes, timingSafeEqual, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -28,7 +32,7 @@ import { subjectCommonName } from '../../lib/cert-cn.ts';
 import type { Logger } from '../../lib/log.ts';
 import { TransportError, isTransportError, type TransportErrorCode } from './errors.ts';
 import {
-  LinkBase, ListenerBase, checkCloseCode, clipReason, formatAddress, peerCloseInfo, resolveLinkOptions, tooLarge,
+  LinkBase, ListenerBase, SEND_CHUNK_BYTES, SendWatchdog, checkCloseCode, clipReason, formatAddress, peerCloseInfo, resolveLinkOptions, sendStalled, tooLarge,
   type CloseInfo, type DialOptions, type Link, type Listener, type ListenOptions, type PeerInfo, type ResolvedLinkOptions,
 } from './link.ts';
 
@@ -224,6 +228,9 @@ class QuicLink extends LinkBase {
   #o: ResolvedLinkOptions;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #buffered = 0;
+  /** Bytes quiche has taken from the writer (send progress for the watchdog). */
+  #taken = 0;
+  #watchdog: SendWatchdog;
   #teardown: Teardown;
   #localClose: { code: number; reason: string } | undefined;
   #closing: Promise<void> | undefined;
@@ -239,6 +246,7 @@ class QuicLink extends LinkBase {
     this.#teardown = teardown;
     this.#writer = stream.writable.getWriter();
     this.#ended = new Promise((r) => (this.#resolveEnded = r));
+    this.#watchdog = new SendWatchdog(o.stallTimeoutMs, () => this.#buffered, () => this.#taken, (idleMs) => this.#stalled(idleMs));
     let helloResolve!: () => void;
     let helloReject!: (e: unknown) => void;
     this.ready = new Promise((res, rej) => ((helloResolve = res), (helloReject = rej)));
@@ -274,8 +282,23 @@ class QuicLink extends LinkBase {
   }
 
   #end(info: CloseInfo): void {
+    this.#watchdog.stop();
     this.finish(info);
     this.#resolveEnded();
+  }
+
+  /**
+   * The watchdog fired: bytes wait and quiche took none for stallTimeoutMs,
+   * while QUIC's keep-alives kept the connection open. CONNECTION_CLOSE
+   * with 1013 is a control frame, not stream data, so it reaches a live peer
+   * even though the stream is stuck.
+   */
+  #stalled(idleMs: number): void {
+    if (this.closed) return;
+    const e = sendStalled(this.peer.remoteAddress, idleMs, this.#buffered, this.#o.stallTimeoutMs);
+    this.#o.log?.warn('Dropped QUIC link: sends made no progress', { remote: this.peer.remoteAddress, code: e.code, bufferedBytes: this.#buffered, idleMs });
+    this.#end({ code: 1006, reason: clipReason(e.message), byPeer: true, error: e });
+    void this.#teardown(1013, 'send stalled');
   }
 
   #onConnError(err: unknown, conn: QUICConnection, wait = true): void {
@@ -299,11 +322,21 @@ class QuicLink extends LinkBase {
     return this.#buffered;
   }
 
-  /** @internal Writes raw bytes (hello, records) in order. */
+  /**
+   * @internal Writes raw bytes (hello, records) in order, in pieces of at
+   * most SEND_CHUNK_BYTES: each piece resolves when quiche took it, so a
+   * 16 MiB message on a slow link still shows progress to the watchdog.
+   * Resolves when the last piece was taken (the writer keeps them in order).
+   */
   _write(bytes: Uint8Array): Promise<void> {
-    this.#buffered += bytes.byteLength;
-    const p = this.#writer.write(bytes).finally(() => (this.#buffered -= bytes.byteLength));
-    p.catch(() => {});
+    let p: Promise<void> = Promise.resolve();
+    for (let off = 0; off < bytes.byteLength || off === 0; off += SEND_CHUNK_BYTES) {
+      const piece = bytes.subarray(off, Math.min(bytes.byteLength, off + SEND_CHUNK_BYTES));
+      this.#buffered += piece.byteLength;
+      p = this.#writer.write(piece).then(() => void (this.#taken += piece.byteLength)).finally(() => (this.#buffered -= piece.byteLength));
+      p.catch(() => {});
+      if (bytes.byteLength === 0) break;
+    }
     return p;
   }
 

@@ -19,7 +19,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { subjectCommonName } from '../../lib/cert-cn.ts';
 import { TransportError } from './errors.ts';
 import {
-  LinkBase, ListenerBase, checkCloseCode, clipReason, formatAddress, peerCloseInfo, resolveLinkOptions, tooLarge,
+  LinkBase, ListenerBase, SendWatchdog, checkCloseCode, clipReason, formatAddress, peerCloseInfo, resolveLinkOptions, sendStalled, tooLarge,
   type DialOptions, type Link, type Listener, type ListenOptions, type PeerInfo, type ResolvedLinkOptions,
 } from './link.ts';
 
@@ -54,6 +54,9 @@ class WsLink extends LinkBase {
   #flushedAtTick = 0;
   #backloggedAtTick = false;
   #pingTimer: NodeJS.Timeout;
+  #watchdog: SendWatchdog;
+  #drained = 0;
+  #lastQueue = 0;
   #deadTimer: NodeJS.Timeout | undefined;
   #localClose: { code: number; reason: string } | undefined;
   #error: TransportError | undefined;
@@ -92,6 +95,22 @@ class WsLink extends LinkBase {
       if (ws.readyState === WebSocket.OPEN) ws.ping();
     }, o.keepAliveMs);
     this.#armDeadline(o.deadAfterMs);
+    // Send progress: whole messages taken by the kernel (#flushed) and, for a
+    // large message, libuv's queue of the write in flight shrinking as TCP's
+    // ACKs make room. A peer that keeps sending (so it never looks dead) but
+    // whose receive window never reopens is caught here; the hub's
+    // slow-consumer limit only acts on its next send.
+    this.#watchdog = new SendWatchdog(o.stallTimeoutMs, () => ws.bufferedAmount, () => {
+      const q = (socket as unknown as { _handle?: { writeQueueSize?: unknown } })._handle?.writeQueueSize;
+      if (typeof q === 'number' && q < this.#lastQueue) this.#drained += this.#lastQueue - q;
+      this.#lastQueue = typeof q === 'number' ? q : 0;
+      return this.#flushed + this.#drained;
+    }, (idleMs) => {
+      // No close frame: it would queue behind the backlog that does not move.
+      this.#error ??= sendStalled(peer.remoteAddress, idleMs, ws.bufferedAmount, o.stallTimeoutMs);
+      o.log?.warn('Dropped WebSocket link: sends made no progress', { remote: peer.remoteAddress, code: 'TRANSPORT_SEND_STALLED', bufferedBytes: ws.bufferedAmount, idleMs });
+      ws.terminate();
+    });
   }
 
   #armDeadline(ms: number): void {
@@ -104,6 +123,7 @@ class WsLink extends LinkBase {
   }
 
   #stopTimers(): void {
+    this.#watchdog.stop();
     clearInterval(this.#pingTimer);
     clearTimeout(this.#deadTimer);
   }
