@@ -4,7 +4,9 @@
  *   harness serves on the host, which connects to the real kube-apiserver on
  *   the host's loopback (the kubeconfig's server URL works unchanged);
  * - runs one DelayRelay per edge, listening on the cloud end of that edge's
- *   veth and forwarding to the hub on the namespace's loopback.
+ *   veth and forwarding to the hub on the namespace's loopback;
+ * - runs a full garbage collection in the cloud through its inspector
+ *   (`gc`; the cloud's inspector listens on the namespace's loopback only).
  *
  * Control: one JSON command per stdin line, one JSON answer per stdout line
  * (`{"id", "ok", ...}`). Exits when stdin closes, so it never outlives the
@@ -26,7 +28,37 @@ export interface CloudHelperConfig {
 type Command =
   | { id: number; cmd: 'set'; relay: string; settings: Partial<ImpairSettings> }
   | { id: number; cmd: 'stats' }
-  | { id: number; cmd: 'reset'; relay: string };
+  | { id: number; cmd: 'reset'; relay: string }
+  | { id: number; cmd: 'gc'; inspector: string };
+
+/**
+ * Asks the process whose inspector listens at `url` (ws://127.0.0.1:port/id)
+ * for `HeapProfiler.collectGarbage`: V8's low-memory GC (marked "reduce" in
+ * --trace-gc), which collects everything unreachable, shrinks the young
+ * generation and returns free heap pages to the OS, so the RSS read afterwards
+ * shows what the process retains rather than heap V8 grew and keeps as headroom.
+ * Resolves to the process's `process.memoryUsage()` after the GC.
+ */
+function collectGarbage(url: string, timeoutMs = 8000): Promise<NodeJS.MemoryUsage> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const done = (err: Error | undefined, usage?: NodeJS.MemoryUsage) => {
+      clearTimeout(t);
+      ws.close();
+      if (err) reject(err);
+      else resolve(usage!);
+    };
+    const t = setTimeout(() => done(new Error(`the inspector at ${url} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+    ws.onmessage = (ev) => {
+      const m = JSON.parse(String(ev.data)) as { id?: number; error?: { message: string }; result?: { result?: { value?: string } } };
+      if (m.error) return done(new Error(m.error.message));
+      if (m.id === 1) ws.send(JSON.stringify({ id: 2, method: 'Runtime.evaluate', params: { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true } }));
+      if (m.id === 2) done(undefined, JSON.parse(m.result?.result?.value ?? '{}') as NodeJS.MemoryUsage);
+    };
+    ws.onerror = () => done(new Error(`cannot reach the inspector at ${url}`));
+  });
+}
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as CloudHelperConfig;
@@ -56,6 +88,8 @@ async function main(): Promise<void> {
       case 'reset':
         relay?.resetConnections();
         return reply({ id: c.id, ok: Boolean(relay) });
+      case 'gc':
+        return void collectGarbage(c.inspector).then((usage) => reply({ id: c.id, ok: true, usage }), (err: unknown) => reply({ id: c.id, ok: false, error: (err as Error).message }));
       case 'stats':
         return reply({ id: c.id, ok: true, stats: Object.fromEntries([...relays].map(([n, r]) => [n, r.stats()])) });
       default:

@@ -139,7 +139,9 @@ export class ChaosHarness {
     await withTimeout(ready, 20_000, 'cloud helper did not start');
     this.cloud = new ManagedProcess({
       name: 'cloud', ns: this.topology.cloudNs, logDir, onExit, env: { OUTPOST_LOG_LEVEL: 'info' },
-      args: () => [join(root, 'bin', 'outpost.js'), 'cloud', '--kubeconfig', this.o.kubeconfig, '--leader-elect', 'false', '--health-port', '-1',
+      // the inspector (on the cloud namespace's loopback, a free port) is how collectCloudGarbage() runs a GC before RSS is read;
+      // OUTPOST_CHAOS_CLOUD_NODE_FLAGS adds Node flags for the cloud only (diagnostics, e.g. "--trace-gc --heapsnapshot-signal=SIGUSR2")
+      args: () => ['--inspect=127.0.0.1:0', ...(process.env.OUTPOST_CHAOS_CLOUD_NODE_FLAGS ?? '').split(' ').filter(Boolean), join(root, 'bin', 'outpost.js'), 'cloud', '--kubeconfig', this.o.kubeconfig, '--leader-elect', 'false', '--health-port', '-1',
         '--hub-host', '127.0.0.1', '--hub-port', String(HUB_PORT), '--hub-protocols', 'websocket,quic',
         '--hub-ca-file', this.#pki.caFile, '--hub-cert-file', this.#pki.hubCert, '--hub-key-file', this.#pki.hubKey],
     });
@@ -343,6 +345,28 @@ export class ChaosHarness {
       }
     }
     return out;
+  }
+
+  /**
+   * Runs a full, memory-reducing GC in the running cloud (through its
+   * inspector, via the helper in its namespace) so that its RSS shows retained
+   * memory: without it, the RSS of a cloud that went through a burst includes
+   * heap V8 grew (mostly the young generation) and keeps committed while idle,
+   * about 130 MB after an agent-mode run (docs/reliability.md, "Cloud RSS").
+   * Returns the cloud's `process.memoryUsage()` after the GC, or why the GC did not run.
+   */
+  async collectCloudGarbage(): Promise<{ usage: NodeJS.MemoryUsage } | { error: string }> {
+    if (!this.cloud.running) return { error: 'the cloud is not running' };
+    let text = '';
+    try {
+      text = readFileSync(this.cloud.logFile(), 'utf8');
+    } catch {
+      /* no log yet */
+    }
+    const url = /Debugger listening on (ws:\/\/\S+)/.exec(text)?.[1];
+    if (!url) return { error: 'the cloud has not logged its inspector URL' };
+    const r: Record<string, unknown> = await this.helperCommand({ cmd: 'gc', inspector: url }).catch((err: unknown) => ({ ok: false, error: (err as Error).message }));
+    return r.ok === true ? { usage: r.usage as NodeJS.MemoryUsage } : { error: String(r.error) };
   }
 
   /** RSS in bytes of the cloud and every edge (undefined for a process that is down). */

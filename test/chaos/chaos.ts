@@ -120,8 +120,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await sleep(3000);
     const baseline = await rssSample(h);
     const baselineIncarnation = { cloud: h.cloud.incarnation, edges: h.edges.map((p) => p.incarnation) };
-    figures.memoryBaseline = { cloud: baseline.cloud, edges: baseline.edges };
-    o.log(`chaos: memory baseline cloud ${mb(baseline.cloud)}, edges ${baseline.edges.map(mb).join(', ')}`);
+    figures.memoryBaseline = { cloud: baseline.cloud, edges: baseline.edges, cloudBeforeGc: baseline.cloudBeforeGc, cloudUsage: baseline.cloudUsage };
+    o.log(`chaos: memory baseline cloud ${mb(baseline.cloud)} after a forced GC (${baseline.cloudGcError ?? `${mb(baseline.cloudBeforeGc)} before it`}), edges ${baseline.edges.map(mb).join(', ')}`);
 
     // --- chaos ---------------------------------------------------------------
     const schedule = makeSchedule(rng.fork('faults'), { events: o.events, edges: o.edges, meanGapMs: o.meanGapMs, protectedEdges: [0] });
@@ -175,17 +175,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // --- memory ----------------------------------------------------------------------
     await sleep(3000);
     const after = await rssSample(h);
-    figures.memoryAfter = { cloud: after.cloud, edges: after.edges };
+    figures.memoryAfter = { cloud: after.cloud, edges: after.edges, cloudBeforeGc: after.cloudBeforeGc, cloudUsage: after.cloudUsage };
     const limit = (b: number, restarted: boolean) => (restarted ? Math.max(b * RESTARTED_MEMORY_FACTOR, b + RESTARTED_MEMORY_SLACK_BYTES) : Math.max(b * o.memoryFactor, b + o.memorySlackBytes));
-    const memory = (what: string, b: number | undefined, a: number | undefined, incarnation: number, atBaseline: number) => {
+    const memory = (what: string, b: number | undefined, a: number | undefined, incarnation: number, atBaseline: number, note = '') => {
       const restarted = incarnation !== atBaseline;
       const max = b === undefined ? undefined : limit(b, restarted);
       check(`${what} RSS back near its baseline`, max !== undefined && a !== undefined && a <= max,
-        `${mb(b)} → ${mb(a)}, limit ${mb(max)} (${restarted ? `restarted: incarnation ${incarnation}` : 'same process as at baseline'})`);
+        `${mb(b)} → ${mb(a)}, limit ${mb(max)} (${restarted ? `restarted: incarnation ${incarnation}` : 'same process as at baseline'})${note}`);
     };
+    const gcNote = (x: typeof after) => x.cloudGcError ? `GC failed: ${x.cloudGcError}` : mb(x.cloudBeforeGc);
+    const cloudNote = `; read after a forced GC (before it: ${gcNote(baseline)} → ${gcNote(after)})`;
     figures.memoryLimitRule = `same process: max(baseline x ${o.memoryFactor}, baseline + ${mb(o.memorySlackBytes)}); restarted: max(baseline x ${RESTARTED_MEMORY_FACTOR}, baseline + ${mb(RESTARTED_MEMORY_SLACK_BYTES)})`;
     figures.incarnations = { cloud: h.cloud.incarnation, edges: h.edges.map((p) => p.incarnation) };
-    memory('cloud', baseline.cloud, after.cloud, h.cloud.incarnation, baselineIncarnation.cloud);
+    memory('cloud', baseline.cloud, after.cloud, h.cloud.incarnation, baselineIncarnation.cloud, cloudNote);
     for (let i = 0; i < h.edges.length; i++) memory(`edge e${i}`, baseline.edges[i], after.edges[i], h.edges[i]!.incarnation, baselineIncarnation.edges[i]!);
 
     // --- stores and upstream values -------------------------------------------------
@@ -504,8 +506,19 @@ async function deviceCheck(client: KubeClient, h: ChaosHarness, i: number): Prom
   };
 }
 
-/** RSS of every process, the median of three samples 1 s apart (a single sample catches GC mid-flight). */
-async function rssSample(h: ChaosHarness): Promise<{ cloud: number | undefined; edges: (number | undefined)[] }> {
+/**
+ * RSS of every process, the median of three samples 1 s apart (a single sample catches GC mid-flight).
+ * The cloud's is read after a forced full GC (`cloudBeforeGc` is its RSS just before, `cloudUsage` its
+ * process.memoryUsage() after, `cloudGcError` says why the GC did not run): otherwise it includes heap
+ * V8 grew in a burst and keeps committed.
+ */
+async function rssSample(h: ChaosHarness): Promise<{
+  cloud: number | undefined; edges: (number | undefined)[]; cloudBeforeGc: number | undefined; cloudUsage?: NodeJS.MemoryUsage; cloudGcError?: string;
+}> {
+  const cloudBeforeGc = h.cloud.rss();
+  const gc = await h.collectCloudGarbage();
+  const cloudGcError = 'error' in gc ? gc.error : undefined;
+  const cloudUsage = 'usage' in gc ? gc.usage : undefined;
   const samples: ReturnType<ChaosHarness['rss']>[] = [];
   for (let k = 0; k < 3; k++) {
     if (k > 0) await sleep(1000);
@@ -515,5 +528,5 @@ async function rssSample(h: ChaosHarness): Promise<{ cloud: number | undefined; 
     const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
     return v.length === 0 ? undefined : v[Math.floor(v.length / 2)];
   };
-  return { cloud: median(samples.map((x) => x.cloud)), edges: h.edges.map((_, i) => median(samples.map((x) => x.edges[i]))) };
+  return { cloud: median(samples.map((x) => x.cloud)), edges: h.edges.map((_, i) => median(samples.map((x) => x.edges[i]))), cloudBeforeGc, cloudUsage, cloudGcError };
 }
