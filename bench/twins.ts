@@ -35,8 +35,8 @@ import { startEdge } from '../edge/agent.ts';
 import { KubeClient } from '../controllers/runtime/client.ts';
 import { createLogger } from '../lib/log.ts';
 import { edgeConfig, exited, makePki, spawnOutpost } from '../test/support/hub-fixture.ts';
-import { createServer } from 'node:net';
 import type { Device } from '../api/index.ts';
+import { freePort } from '../lib/ports.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -58,17 +58,6 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! * 10) / 10;
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function main(): Promise<Record<string, unknown>> {
   const wasRunning = await isRunning();

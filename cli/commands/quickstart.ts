@@ -10,6 +10,7 @@ import { down, up } from '../../hack/local-cluster/control-plane.ts';
 import { prepareLocalCloud } from '../install/local.ts';
 import { mintJoinToken } from '../install/token.ts';
 import { processAlive } from '../../lib/process.ts';
+import { freePort } from '../../lib/ports.ts';
 
 const root0 = join(import.meta.dirname, '..', '..');
 const launcher = join(root0, 'bin', 'outpost.js');
@@ -48,16 +49,6 @@ const portOpen = (port: number) => new Promise<boolean>((res) => {
   });
   s.on('error', () => res(false));
 });
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return await new Promise((res) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => res(p));
-    });
-  });
-}
 
 /**
  * `outpost quickstart`: the README's main job. Brings up the local control

@@ -18,7 +18,6 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -34,6 +33,7 @@ import { enrollNode, readRootCredentials, rootFiles, writeRootToken } from '../.
 import { objectKey } from '../hub/routing.ts';
 import { localCloudConfig, prepareLocalCloud } from '../../cli/install/local.ts';
 import { mintJoinToken } from '../../cli/install/token.ts';
+import { freePort } from '../../lib/ports.ts';
 
 const log = createLogger({ level: process.env.OUTPOST_TEST_LOG === '1' ? 'debug' : 'warn' });
 const run = Math.random().toString(36).slice(2, 7);
@@ -153,15 +153,6 @@ describe('join against the real control plane', () => {
     expect(existsSync(join(root, rootFiles.token))).toBe(false);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function outpost(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -11,7 +11,6 @@
  * empty mount points.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +21,7 @@ import { PodManager } from './manager.ts';
 import type { PodRuntime } from './runtime.ts';
 import type { Container, Pod, PodStatus } from './types.ts';
 import { stubToken } from './volumes.ts';
+import { freePort } from '../../lib/ports.ts';
 
 export interface ContractTarget {
   /** A fresh runtime (called again to simulate an agent restart). */
@@ -37,16 +37,6 @@ export interface ContractTarget {
 const log = createLogger({ level: process.env.OUTPOST_TEST_LOG === '1' ? 'debug' : 'warn' });
 const node = 'contract-node';
 const base = '/opt/outpost-contract';
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Runs the suite against `name`'s runtime. */
 export function podRuntimeContract(name: string, target: () => Promise<ContractTarget>): void {

@@ -8,7 +8,6 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -18,6 +17,7 @@ import { CriClient } from '../../edge/pods/cri/client.ts';
 import { createNamespace, deleteNamespace, kubeconfigPath, kubectlOk } from '../../test/support/kube.ts';
 import { checkInstalled, startContainerd, type Containerd } from '../containerd/containerd.ts';
 import { buildOutpostImage, imageUid, importOutpostImage, type OutpostImage } from './build-outpost-image.ts';
+import { freePort } from '../../lib/ports.ts';
 
 const missing = (() => {
   try {
@@ -28,17 +28,6 @@ const missing = (() => {
   }
 })();
 if (missing) process.stderr.write(`hack/images/outpost-image.int.test.ts: skipped: ${missing}\n`);
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The kubeconfig at `path` with its certificate and key files embedded (a mounted file cannot point at host paths). */
 function selfContainedKubeconfig(path: string): string {

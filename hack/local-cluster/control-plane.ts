@@ -12,13 +12,13 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ClusterError } from './errors.ts';
 import { ensurePki, type Pki } from './pki.ts';
 import { processAlive } from '../../lib/process.ts';
+import { freePorts } from '../../lib/ports.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const defaultClusterDir = process.env.OUTPOST_CLUSTER_DIR ?? join(repoRoot, '.outpost', 'cluster');
@@ -49,8 +49,16 @@ const stderrProgress = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Builds (or finds cached) binaries and returns their directory. */
 export async function ensureBinaries(progress: (l: string) => void = stderrProgress): Promise<string> {
-  const script = join(repoRoot, 'hack', 'control-plane', 'build.sh');
-  return await new Promise((resolveBin, reject) => {
+  return await runBuildScript(join(repoRoot, 'hack', 'control-plane', 'build.sh'), 'the control plane', progress);
+}
+
+/**
+ * Runs a hack/ build script (bash; its `build.sh:` stderr lines are progress) and resolves with
+ * the last line it prints on stdout (what it built). Throws CLUSTER_BUILD_FAILED with the tail of
+ * its stderr.
+ */
+export async function runBuildScript(script: string, what: string, progress: (l: string) => void = stderrProgress): Promise<string> {
+  return await new Promise((resolveOut, reject) => {
     const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -61,22 +69,10 @@ export async function ensureBinaries(progress: (l: string) => void = stderrProgr
     });
     child.on('error', (e) => reject(new ClusterError('CLUSTER_BUILD_FAILED', `could not run ${script}: ${e.message}`, { cause: e })));
     child.on('exit', (code) => {
-      if (code === 0) resolveBin(out.trim().split('\n').pop() ?? '');
-      else reject(new ClusterError('CLUSTER_BUILD_FAILED', `building the control plane failed (exit ${code}); last output:\n${err.split('\n').slice(-15).join('\n')}`));
+      if (code === 0) resolveOut(out.trim().split('\n').pop() ?? '');
+      else reject(new ClusterError('CLUSTER_BUILD_FAILED', `building ${what} failed (exit ${code}); last output:\n${err.split('\n').slice(-15).join('\n')}`));
     });
   });
-}
-
-/** Reserves `n` distinct free loopback ports (all held open until every one is known). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<Server>((res, rej) => {
-    const srv = createServer();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => res(srv));
-  })));
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 function statePath(dir: string): string {

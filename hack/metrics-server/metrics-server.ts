@@ -23,11 +23,12 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runBuildScript } from '../local-cluster/control-plane.ts';
 import { ClusterError } from '../local-cluster/errors.ts';
 import { processAlive } from '../../lib/process.ts';
+import { freePort } from '../../lib/ports.ts';
 
 const here = import.meta.dirname;
 export const metricsServerVersion = readFileSync(join(here, 'VERSION'), 'utf8').trim();
@@ -42,31 +43,7 @@ export function metricsServerUnavailable(): string | undefined {
 
 /** Builds metrics-server (a cache hit costs nothing) and returns the binary's path. Throws CLUSTER_BUILD_FAILED. */
 export async function buildMetricsServer(progress: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(here, 'build.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      for (const line of d.toString().split('\n')) if (line.startsWith('build.sh:')) progress(line);
-    });
-    child.on('close', (code) => {
-      if (code === 0) resolve(out.trim().split('\n').at(-1)!);
-      else reject(new ClusterError('CLUSTER_BUILD_FAILED', `hack/metrics-server/build.sh failed (exit ${code}):\n${err.split('\n').slice(-20).join('\n')}`));
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
+  return await runBuildScript(join(here, 'build.sh'), `metrics-server ${metricsServerVersion}`, progress);
 }
 
 function get(port: number, path: string): Promise<number> {
