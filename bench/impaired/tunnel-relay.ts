@@ -143,22 +143,17 @@ async function main(): Promise<void> {
   const hub = await bind(cfg.hubSide.listen);
   const up = new DelayQueue(cfg.delayMs, cfg.maxQueued, (d) => hub.send(d, VXLAN_PORT, cfg.hubSide.peer));
   const down = new DelayQueue(cfg.delayMs, cfg.maxQueued, (d) => edge.send(d, VXLAN_PORT, cfg.edgeSide.peer));
-  edge.on('message', (d) => {
+  // counts a packet in its direction and queues it for the other side
+  const forward = (dir: 'Up' | 'Down', queue: DelayQueue) => (d: Buffer) => {
     fixInnerChecksum(d);
     const n = innerIpBytes(d);
-    stats.bytesUp += n;
+    stats[`bytes${dir}`] += n;
     if (n > stats.maxPacketBytes) stats.maxPacketBytes = n;
-    stats.packetsUp++;
-    up.push(d);
-  });
-  hub.on('message', (d) => {
-    fixInnerChecksum(d);
-    const n = innerIpBytes(d);
-    stats.bytesDown += n;
-    if (n > stats.maxPacketBytes) stats.maxPacketBytes = n;
-    stats.packetsDown++;
-    down.push(d);
-  });
+    stats[`packets${dir}`]++;
+    queue.push(d);
+  };
+  edge.on('message', forward('Up', up));
+  hub.on('message', forward('Down', down));
   const reply = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
   reply({ ready: true, pid: process.pid });
   const rl = createInterface({ input: process.stdin });

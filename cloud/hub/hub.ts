@@ -163,14 +163,13 @@ export class CloudHub implements SessionHost {
    * docs/reliability.md). Events do not coalesce and keep running in parallel.
    */
   handleReport(node: string, report: Report): Promise<ReportOutcome> {
-    // events are distinct objects; device twin/state reports carry their own per-property
-    // sequence and the device status writer keeps only the newest, so they need no ordering here
-    // (serialising them behind a slow status write would add up to a report cycle of latency).
-    // device reports go to the device status writer, which coalesces, bounds its own writes and
-    // resolves after its next batched write: holding a fair slot that long would throttle them
+    // Device twin/state reports carry their own per-property sequence and go to the device status
+    // writer, which keeps only the newest, bounds its own writes and resolves after its next batched
+    // write: neither ordering here nor a fair slot (held that long, it would throttle them).
     if (report.kind === 'device-twin' || report.kind === 'device-state') return this.#reports.handle(node, report);
-    // every other report is an API write: nodes share the write slots round-robin, so one
-    // flooding edge cannot make the others' status wait behind its backlog
+    // Every other report is an API write: nodes share the write slots round-robin, so one flooding
+    // edge cannot make the others' status wait behind its backlog. Events are distinct objects and
+    // need no ordering.
     if (report.kind === 'event') return this.#fair.run(node, () => this.#reports.handle(node, report));
     const key = `${node}\n${report.kind}\n${report.key}`;
     let e = this.#writes.get(key);

@@ -25,6 +25,7 @@ import { startEdge, type EdgeAgent } from '../agent.ts';
 import type { EdgeConfig } from '../config.ts';
 import { checkInstalled, startContainerd, type Containerd } from '../../hack/containerd/containerd.ts';
 import { apiServiceManifests, buildMetricsServer, metricsServerUnavailable, startMetricsServer, type MetricsServer } from '../../hack/metrics-server/metrics-server.ts';
+import { waitFor } from '../../test/support/wait.ts';
 
 const log = createLogger({ level: process.env.OUTPOST_TEST_LOG === '1' ? 'debug' : 'warn' });
 const apiServiceName = 'v1beta1.metrics.k8s.io';
@@ -40,18 +41,6 @@ const containerdMissing = (() => {
 const metricsServerMissing = metricsServerUnavailable();
 if (metricsServerMissing) console.warn(`kubectl top test skipped: ${metricsServerMissing}`);
 if (containerdMissing) console.warn(`kubectl top test: CRI runtime skipped: ${containerdMissing}`);
-
-/** Polls `get` until `ok` (expect.poll is for tests only, not hooks). */
-async function waitFor<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await get();
-    if (ok(last)) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
-}
 
 type Runtime = 'process' | 'cri';
 const runtimes: Runtime[] = containerdMissing ? ['process'] : ['process', 'cri'];

@@ -24,6 +24,7 @@ import { startEdge, type EdgeAgent } from '../agent.ts';
 import type { EdgeConfig } from '../config.ts';
 import { checkInstalled, startContainerd, type Containerd } from '../../hack/containerd/containerd.ts';
 import type { Summary } from './stats.ts';
+import { waitFor } from '../../test/support/wait.ts';
 
 const log = createLogger({ level: process.env.OUTPOST_TEST_LOG === '1' ? 'debug' : 'warn' });
 const kubectlBin = () => join(readState()!.binDir, 'kubectl');
@@ -48,17 +49,6 @@ function background(argv: string[], ready: RegExp): Promise<{ out: () => string;
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   });
-}
-
-async function waitFor<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await get();
-    if (ok(last)) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
 }
 
 const containerdInstalled = (() => {

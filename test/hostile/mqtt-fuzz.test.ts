@@ -16,32 +16,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/log.ts';
 import { openEdgeStore, type EdgeStore } from '../../edge/store/store.ts';
-import type { EventBus } from '../../edge/devices/event-bus.ts';
 import { TwinMqtt } from '../../edge/devices/mqtt-api.ts';
-import { parseTopic, topicMatches, topics } from '../../edge/devices/topics.ts';
+import { parseTopic, topics } from '../../edge/devices/topics.ts';
 import { DeviceTwin } from '../../edge/devices/twin.ts';
-import { device, deviceModel, receive } from '../support/devices.ts';
+import { device, deviceModel, MemoryBus, receive } from '../support/devices.ts';
 
 const RUNS = Number(process.env.OUTPOST_FUZZ_MQTT ?? 20_000);
 const ID = 'plant/pump-1';
-
-/** An EventBus without a broker: subscriptions by MQTT filter, publishes recorded. */
-class MemoryBus implements EventBus {
-  readonly kind = 'embedded' as const;
-  readonly url = 'memory://';
-  readonly subs: { filter: string; handler: (topic: string, payload: Buffer) => void }[] = [];
-  readonly published: { topic: string; payload: Buffer }[] = [];
-  async subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): Promise<void> {
-    this.subs.push({ filter, handler });
-  }
-  async publish(topic: string, payload: Uint8Array | string): Promise<void> {
-    this.published.push({ topic, payload: Buffer.from(payload) });
-  }
-  deliver(topic: string, payload: Buffer): void {
-    for (const s of this.subs) if (topicMatches(s.filter, topic)) s.handler(topic, payload);
-  }
-  async close(): Promise<void> {}
-}
 
 const validUpdate = fc.record({
   event_id: fc.string({ maxLength: 8 }),

@@ -4,6 +4,8 @@
  * hub would (applyUpsert with a fresh resourceVersion).
  */
 import type { Device, DeviceModel, DeviceProperty, ModelProperty } from '../../api/index.ts';
+import type { EventBus } from '../../edge/devices/event-bus.ts';
+import { topicMatches } from '../../edge/devices/topics.ts';
 import type { EdgeStore } from '../../edge/store/store.ts';
 
 let rv = 1000;
@@ -35,4 +37,22 @@ export function receive(store: EdgeStore, obj: Device | DeviceModel): void {
 /** Removes an object from the edge store the way EdgeHub applies a delete. */
 export function forget(store: EdgeStore, kind: 'Device' | 'DeviceModel', namespace: string, name: string): void {
   store.objects.applyDelete(`devices.kubeedge.io/v1beta1/${kind}/${namespace}/${name}`);
+}
+
+/** An EventBus without a broker: subscriptions by MQTT filter, publishes recorded (`deliver` plays a client's publish). */
+export class MemoryBus implements EventBus {
+  readonly kind = 'embedded' as const;
+  readonly url = 'memory://';
+  readonly subs: { filter: string; handler: (topic: string, payload: Buffer) => void }[] = [];
+  readonly published: { topic: string; payload: Buffer }[] = [];
+  async subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): Promise<void> {
+    this.subs.push({ filter, handler });
+  }
+  async publish(topic: string, payload: Uint8Array | string): Promise<void> {
+    this.published.push({ topic, payload: Buffer.from(payload) });
+  }
+  deliver(topic: string, payload: Buffer): void {
+    for (const s of this.subs) if (topicMatches(s.filter, topic)) s.handler(topic, payload);
+  }
+  async close(): Promise<void> {}
 }

@@ -15,36 +15,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../lib/log.ts';
-import type { EventBus } from '../../../edge/devices/event-bus.ts';
 import { TwinMqtt } from '../../../edge/devices/mqtt-api.ts';
-import { parseTopic, topicMatches, topics } from '../../../edge/devices/topics.ts';
+import { parseTopic, topics } from '../../../edge/devices/topics.ts';
 import { DeviceTwin } from '../../../edge/devices/twin.ts';
 import { openEdgeStore, type EdgeStore } from '../../../edge/store/store.ts';
-import { device, deviceModel, receive } from '../../support/devices.ts';
+import { device, deviceModel, MemoryBus, receive } from '../../support/devices.ts';
 
 const ID = 'plant/pump-1';
 export const TOPICS = [
   topics.twinUpdate(ID), topics.twinGet(ID), topics.stateUpdate(ID), topics.stateGet(ID), topics.membershipGet('edge-1'),
   topics.twinUpdate('plant/ghost'), topics.twinGet('other/pump-9'), topics.membershipGet('other-node'),
 ];
-
-/** An EventBus without a broker: subscriptions by MQTT filter, publishes recorded. */
-class MemoryBus implements EventBus {
-  readonly kind = 'embedded' as const;
-  readonly url = 'memory://';
-  readonly subs: { filter: string; handler: (topic: string, payload: Buffer) => void }[] = [];
-  published: { topic: string; payload: Buffer }[] = [];
-  async subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): Promise<void> {
-    this.subs.push({ filter, handler });
-  }
-  async publish(topic: string, payload: Uint8Array | string): Promise<void> {
-    this.published.push({ topic, payload: Buffer.from(payload) });
-  }
-  deliver(topic: string, payload: Buffer): void {
-    for (const s of this.subs) if (topicMatches(s.filter, topic)) s.handler(topic, payload);
-  }
-  async close(): Promise<void> {}
-}
 
 interface Rig { dir: string; store: EdgeStore; twin: DeviceTwin; bus: MemoryBus; api: TwinMqtt; failures: string[] }
 let rig: Promise<Rig> | undefined;
@@ -101,7 +82,7 @@ export async function fuzz(data: Uint8Array): Promise<void> {
   } catch {
     recognised = false;
   }
-  bus.published = [];
+  bus.published.length = 0;
   failures.length = 0;
   bus.deliver(topic, payload);
   // answers are published after the async handler settles
