@@ -91,15 +91,24 @@ interface Proc {
   waiters: (() => void)[];
 }
 
-/** /proc/<pid>/stat: [state, starttime] or undefined when the pid does not exist. */
-function procStat(pid: number): { state: string; startTicks: string } | undefined {
+/**
+ * The fields of /proc/<pid>/stat after the command name (f[0] is field 3, state), or undefined
+ * when the process does not exist. The name is skipped up to its last ')' because it may hold
+ * spaces and parentheses.
+ */
+function statFields(pid: string | number, proc = '/proc'): string[] | undefined {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0]!, startTicks: f[19]! };
+    const s = readFileSync(`${proc}/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+/** /proc/<pid>/stat: [state, starttime] or undefined when the pid does not exist. */
+function procStat(pid: number): { state: string; startTicks: string } | undefined {
+  const f = statFields(pid);
+  return f ? { state: f[0]!, startTicks: f[19]! } : undefined;
 }
 
 const CLK_TCK = 100;
@@ -121,13 +130,8 @@ export function groupUsage(pgids: ReadonlySet<number>, proc = '/proc'): Map<numb
     return out;
   }
   for (const pid of pids) {
-    let s: string;
-    try {
-      s = readFileSync(`${proc}/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    const f = statFields(pid, proc);
+    if (!f) continue; // exited meanwhile
     const pgrp = Number(f[2]);
     if (!pgids.has(pgrp)) continue;
     const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
